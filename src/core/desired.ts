@@ -1,0 +1,151 @@
+/**
+ * Snapshots → desired state. Level-triggered: it reads whole snapshots and
+ * never an event, so the same snapshots always give the same result. A bad
+ * value disables only the vhost it belongs to, and is returned as a problem.
+ */
+import type { Backend, DesiredState, Endpoint, EtcdSnapshot, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostSpec } from './model.ts';
+import { parseSpec } from './spec.ts';
+import { checkColour, checkHost, printable } from './validate.ts';
+
+interface HostKeys {
+  spec?: { key: string; value: string; modRevision: number };
+  active?: { key: string; value: string; modRevision: number };
+}
+
+export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[]): DesiredState {
+  const problems: Problem[] = sources.flatMap((s) => s.problems);
+  const services = mergeServices(sources);
+  const hosts = groupByHost(etcd, problems);
+  const vhosts: VHost[] = [];
+  for (const [host, keys] of [...hosts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const vhost = buildVHost(host, keys, etcd.prefix, services, problems);
+    if (vhost) vhosts.push(vhost);
+  }
+  return { revision: etcd.revision, vhosts, problems };
+}
+
+export function backendName(host: string, colour: string): string {
+  return `be_${host.replace('*', '_')}_${colour}`;
+}
+
+function groupByHost(etcd: EtcdSnapshot, problems: Problem[]): Map<string, HostKeys> {
+  const hosts = new Map<string, HostKeys>();
+  for (const [key, entry] of Object.entries(etcd.entries)) {
+    const m = /^vhosts\/([^/]*)\/(spec|active)$/.exec(key);
+    if (!m) continue;
+    const host = (m[1] ?? '').toLowerCase();
+    const hostProblem = checkHost(host);
+    if (hostProblem) {
+      problems.push({ code: 'HOST_INVALID', source: `etcd key ${etcd.prefix}${key}`, message: hostProblem });
+      continue;
+    }
+    const keys = hosts.get(host) ?? {};
+    const leaf = m[2] === 'spec' ? 'spec' : 'active';
+    if (keys[leaf]) {
+      problems.push({ code: 'HOST_INVALID', host, source: `etcd key ${etcd.prefix}${key}`, message: `duplicates ${etcd.prefix}${keys[leaf].key} once lower-cased; ignored` });
+      continue;
+    }
+    keys[leaf] = { key, value: entry.value, modRevision: entry.modRevision };
+    hosts.set(host, keys);
+  }
+  return hosts;
+}
+
+function buildVHost(host: string, keys: HostKeys, prefix: string, services: Map<string, ServiceEndpoints>, problems: Problem[]): VHost | null {
+  if (!keys.spec) {
+    problems.push({ code: 'SPEC_INVALID', host, source: `etcd key ${prefix}vhosts/${host}/spec`, message: 'missing (an active key alone does not make a vhost)' });
+    return null;
+  }
+  const spec = parseSpec(keys.spec.value);
+  if (typeof spec === 'string') {
+    problems.push({ code: 'SPEC_INVALID', host, source: `etcd key ${prefix}${keys.spec.key}`, message: spec });
+    return null;
+  }
+  const active = activeColour(spec, keys, prefix, host, problems);
+  if (active === null) return null;
+  const backends = Object.entries(spec.backends).map(([colour, ref]) =>
+    buildBackend(host, colour, ref, spec, services, prefix, problems),
+  );
+  const revision = Math.max(keys.spec.modRevision, keys.active?.modRevision ?? 0);
+  return { host, active, backends, revision };
+}
+
+function activeColour(spec: VHostSpec, keys: HostKeys, prefix: string, host: string, problems: Problem[]): string | null {
+  if (!keys.active) return spec.default;
+  const value = keys.active.value.trim();
+  const problem = checkColour(value) ?? (spec.backends[value] ? null : `"${printable(value)}" is not a colour of this vhost (${Object.keys(spec.backends).join(', ')})`);
+  if (!problem) return value;
+  problems.push({ code: 'ACTIVE_INVALID', host, source: `etcd key ${prefix}${keys.active.key}`, message: problem });
+  return null;
+}
+
+function buildBackend(
+  host: string,
+  colour: string,
+  ref: { service: string; port: string },
+  spec: VHostSpec,
+  services: Map<string, ServiceEndpoints>,
+  prefix: string,
+  problems: Problem[],
+): Backend {
+  const servers = resolveServers(ref, services);
+  if (typeof servers === 'string') {
+    problems.push({ code: 'SERVICE_UNRESOLVED', host, source: `etcd key ${prefix}vhosts/${host}/spec (backends.${colour})`, message: servers });
+  }
+  return {
+    name: backendName(host, colour),
+    host,
+    colour,
+    service: ref.service,
+    port: ref.port,
+    balance: spec.balance,
+    healthPath: spec.health.path,
+    minReady: spec.health.minReady,
+    servers: typeof servers === 'string' ? [] : servers,
+  };
+}
+
+function resolveServers(ref: { service: string; port: string }, services: Map<string, ServiceEndpoints>): readonly Endpoint[] | string {
+  const service = services.get(ref.service);
+  if (!service) return `service ${ref.service} is not known to any endpoint source`;
+  const endpoints = service.ports[ref.port];
+  if (!endpoints) {
+    const known = Object.keys(service.ports).sort().join(', ') || 'none';
+    return `service ${ref.service} has no port "${ref.port}" (ports: ${known})`;
+  }
+  return endpoints;
+}
+
+/** Merges endpoint sources; a Service known to several gets the union of their endpoints. */
+export function mergeServices(sources: readonly ServicesSnapshot[]): Map<string, ServiceEndpoints> {
+  const merged = new Map<string, Record<string, Endpoint[]>>();
+  for (const source of sources) {
+    for (const [ref, service] of Object.entries(source.services)) {
+      const ports = merged.get(ref) ?? {};
+      for (const [port, endpoints] of Object.entries(service.ports)) ports[port] = [...(ports[port] ?? []), ...endpoints];
+      merged.set(ref, ports);
+    }
+  }
+  const out = new Map<string, ServiceEndpoints>();
+  for (const [ref, ports] of merged) {
+    const clean: Record<string, readonly Endpoint[]> = {};
+    for (const [port, endpoints] of Object.entries(ports)) clean[port] = sortEndpoints(endpoints);
+    out.set(ref, { ports: clean });
+  }
+  return out;
+}
+
+/** Deduplicates and orders endpoints so that equal sets render identically whatever order they arrived in. */
+export function sortEndpoints(endpoints: readonly Endpoint[]): Endpoint[] {
+  const byKey = new Map<string, Endpoint>();
+  for (const e of endpoints) {
+    const address = e.address.toLowerCase();
+    byKey.set(`${address}|${e.port}`, { address, port: e.port });
+  }
+  return [...byKey.values()].sort((a, b) => compareEndpoints(a, b));
+}
+
+function compareEndpoints(a: Endpoint, b: Endpoint): number {
+  if (a.address !== b.address) return a.address < b.address ? -1 : 1;
+  return a.port - b.port;
+}

@@ -1,0 +1,113 @@
+/**
+ * Plain data shared by the pure core and the edges. Sources produce snapshots;
+ * the core turns them into a desired state and then into HAProxy files.
+ */
+import type { ErrorCode } from '../errors.ts';
+
+/** A reason something was left out, with where it came from, so an operator can fix it. */
+export interface Problem {
+  readonly code: ErrorCode;
+  /** Where the bad input lives: "etcd key /haproxy-sync/vhosts/x/spec", "static file /etc/…". */
+  readonly source: string;
+  readonly message: string;
+  /** The vhost the problem disables or degrades, if any. */
+  readonly host?: string;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** One Service's ready endpoints, keyed by the Service port's name and by its number (as a string). */
+export interface ServiceEndpoints {
+  readonly ports: Readonly<Record<string, readonly Endpoint[]>>;
+}
+
+/** What an endpoint source (Kubernetes, static file) knows, keyed by "namespace/name". */
+export interface ServicesSnapshot {
+  readonly services: Readonly<Record<string, ServiceEndpoints>>;
+  readonly problems: readonly Problem[];
+}
+
+export interface EtcdEntry {
+  readonly value: string;
+  readonly modRevision: number;
+}
+
+/** The etcd keys under `<prefix>vhosts/`, keyed relative to the prefix ("vhosts/<host>/spec"). */
+export interface EtcdSnapshot {
+  readonly prefix: string;
+  readonly revision: number;
+  readonly entries: Readonly<Record<string, EtcdEntry>>;
+}
+
+/** Template files by name relative to the template directory ("haproxy.cfg.eta"). */
+export interface TemplatesSnapshot {
+  readonly dir: string;
+  readonly files: Readonly<Record<string, string>>;
+}
+
+export interface Snapshot {
+  readonly etcd: EtcdSnapshot;
+  readonly services: readonly ServicesSnapshot[];
+  readonly templates: TemplatesSnapshot;
+}
+
+export type Balance = 'roundrobin' | 'static-rr' | 'leastconn' | 'first' | 'source' | 'random';
+
+export interface VHostSpec {
+  readonly backends: Readonly<Record<string, { readonly service: string; readonly port: string }>>;
+  readonly default: string;
+  readonly health: { readonly path: string | null; readonly minReady: number };
+  readonly balance: Balance;
+}
+
+export interface Backend {
+  /** HAProxy backend name: be_<host>_<colour>, "*" of a wildcard host written as "_". */
+  readonly name: string;
+  readonly host: string;
+  readonly colour: string;
+  readonly service: string;
+  readonly port: string;
+  readonly balance: Balance;
+  readonly healthPath: string | null;
+  readonly minReady: number;
+  /** Ready endpoints, deduplicated and sorted, so equal input renders byte-identical output. */
+  readonly servers: readonly Endpoint[];
+}
+
+export interface VHost {
+  readonly host: string;
+  readonly active: string;
+  readonly backends: readonly Backend[];
+  /** etcd revision of the newest key this vhost was built from. */
+  readonly revision: number;
+}
+
+export interface DesiredState {
+  readonly revision: number;
+  readonly vhosts: readonly VHost[];
+  readonly problems: readonly Problem[];
+}
+
+/** A backend's server line: a slot holding an endpoint, or a free slot kept disabled for runtime updates. */
+export interface Slot {
+  readonly name: string;
+  readonly endpoint: Endpoint | null;
+}
+
+/** Settings from the daemon config that shape the rendered files. */
+export interface RenderSettings {
+  readonly node: string;
+  readonly adminSocket: string;
+  readonly mapsDir: string;
+  readonly bind: readonly (readonly string[])[];
+  readonly spareSlots: number;
+}
+
+/** The files HAProxy reads: the config text and the map files by base name. */
+export interface Rendered {
+  readonly config: string;
+  readonly maps: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,123 @@
+/**
+ * Desired state → haproxy.cfg text and map files, through Eta templates.
+ * Every interpolation goes through haproxyWord, which refuses unsafe values.
+ * Same input, byte-identical output.
+ */
+import { Eta } from 'eta/core';
+import { SyncError, errorMessage } from '../errors.ts';
+import { haproxyWord } from './escape.ts';
+import type { DesiredState, RenderSettings, Rendered, TemplatesSnapshot } from './model.ts';
+import { endpointKey, type Layout } from './slots.ts';
+
+export const MAIN_TEMPLATE = 'haproxy.cfg.eta';
+export const HOSTS_MAP = 'hosts.map';
+export const WILDCARDS_MAP = 'wildcards.map';
+
+export interface SlotView {
+  readonly name: string;
+  readonly address: string;
+  readonly enabled: boolean;
+}
+
+export interface BackendView {
+  readonly name: string;
+  readonly host: string;
+  readonly colour: string;
+  readonly balance: string;
+  readonly healthPath: string | null;
+  readonly slots: readonly SlotView[];
+}
+
+/** What templates see as `it`. */
+export interface TemplateView {
+  readonly node: string;
+  readonly adminSocket: string;
+  readonly bind: readonly (readonly string[])[];
+  readonly maps: { readonly hosts: string; readonly wildcards: string };
+  readonly backends: readonly BackendView[];
+}
+
+const compiled = new WeakMap<TemplatesSnapshot, Eta>();
+
+export function render(desired: DesiredState, layout: Layout, settings: RenderSettings, templates: TemplatesSnapshot): Rendered {
+  const view = templateView(desired, layout, settings);
+  const eta = compile(templates);
+  let config: string;
+  try {
+    config = eta.render(`@${MAIN_TEMPLATE}`, view);
+  } catch (err) {
+    throw templateError(templates, err);
+  }
+  return { config: tidy(config), maps: renderMaps(desired) };
+}
+
+export function mapPath(settings: RenderSettings, file: string): string {
+  return `${settings.mapsDir.replace(/\/+$/, '')}/${file}`;
+}
+
+function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
+  const backends = desired.vhosts.flatMap((v) =>
+    v.backends.map((b) => ({
+      name: b.name,
+      host: b.host,
+      colour: b.colour,
+      balance: b.balance,
+      healthPath: b.healthPath,
+      slots: (layout[b.name] ?? []).map((s) => ({
+        name: s.name,
+        address: s.endpoint ? endpointKey(s.endpoint) : '0.0.0.0:0',
+        enabled: s.endpoint !== null,
+      })),
+    })),
+  );
+  return {
+    node: settings.node,
+    adminSocket: settings.adminSocket,
+    bind: settings.bind,
+    maps: { hosts: mapPath(settings, HOSTS_MAP), wildcards: mapPath(settings, WILDCARDS_MAP) },
+    backends,
+  };
+}
+
+/** Host → live backend. Exact hosts in one map; wildcards by suffix, longest first so the most specific wins. */
+export function renderMaps(desired: DesiredState): Record<string, string> {
+  const exact: string[] = [];
+  const wildcard: Array<[string, string]> = [];
+  for (const v of desired.vhosts) {
+    const live = v.backends.find((b) => b.colour === v.active);
+    if (!live) continue;
+    if (v.host.startsWith('*.')) wildcard.push([v.host.slice(1), live.name]);
+    else exact.push(`${v.host} ${live.name}\n`);
+  }
+  wildcard.sort(([a], [b]) => b.length - a.length || (a < b ? -1 : 1));
+  return { [HOSTS_MAP]: exact.join(''), [WILDCARDS_MAP]: wildcard.map(([k, v]) => `${k} ${v}\n`).join('') };
+}
+
+function compile(templates: TemplatesSnapshot): Eta {
+  const cached = compiled.get(templates);
+  if (cached) return cached;
+  if (templates.files[MAIN_TEMPLATE] === undefined) {
+    throw new SyncError('TEMPLATE_INVALID', `template directory ${templates.dir} has no ${MAIN_TEMPLATE}`);
+  }
+  const eta = new Eta({ autoEscape: true, escapeFunction: haproxyWord, autoTrim: false, useWith: false, cache: true });
+  for (const [name, text] of Object.entries(templates.files)) {
+    try {
+      eta.loadTemplate(`@${name}`, text);
+      if (name.endsWith('.eta')) eta.loadTemplate(`@${name.slice(0, -4)}`, text);
+    } catch (err) {
+      throw new SyncError('TEMPLATE_INVALID', `template ${templates.dir}/${name}: ${errorMessage(err)}`);
+    }
+  }
+  compiled.set(templates, eta);
+  return eta;
+}
+
+function templateError(templates: TemplatesSnapshot, err: unknown): SyncError {
+  if (err instanceof SyncError) return new SyncError(err.code, `templates in ${templates.dir}: ${err.message}`);
+  return new SyncError('TEMPLATE_INVALID', `templates in ${templates.dir}: ${errorMessage(err)}`);
+}
+
+/** Collapses runs of blank lines that template control flow leaves behind. */
+function tidy(text: string): string {
+  return `${text.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim()}\n`;
+}

@@ -1,0 +1,44 @@
+/**
+ * Every error haproxy-sync reports carries a stable code from this table, so
+ * operators can look it up (README, "Error codes") and alerts can match on it.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'The daemon config file (or an override) has a bad field; the message names the file, the field and the problem.',
+  CONFIG_UNREADABLE: 'The daemon config file could not be read or parsed as YAML.',
+  USAGE: 'Bad command-line flags or arguments.',
+  SPEC_INVALID: 'An etcd vhost spec is not valid JSON or breaks the schema; only that vhost is left out.',
+  ACTIVE_INVALID: 'An etcd active-colour value is not a colour of the vhost; only that vhost is left out.',
+  HOST_INVALID: 'An etcd key names a host that is not a DNS name; that key is ignored.',
+  SERVICE_UNRESOLVED: 'A backend names a Service, or a port of it, that no source knows; that colour has no servers.',
+  ENDPOINT_INVALID: 'An endpoint address or port from a source is malformed; it is left out.',
+  STATIC_FILE_INVALID: 'The static services file is unreadable or malformed; the last good content stays in use.',
+  TEMPLATE_INVALID: 'A template failed to compile or render, or tried to emit an unsafe value; the last good config keeps serving.',
+  HAPROXY_CHECK_FAILED: 'The rendered config failed `haproxy -c`; it was not applied and the last good config keeps serving.',
+  HAPROXY_RELOAD_FAILED: 'HAProxy did not confirm the reload; the daemon retries on the next change.',
+  HAPROXY_UNREACHABLE: 'The HAProxy master or admin socket did not answer.',
+  HAPROXY_COMMAND_FAILED: 'A Runtime API command was refused; the daemon falls back to a reload.',
+  SOURCE_ERROR: 'A source (etcd, Kubernetes, static file, templates) failed; it retries with backoff while the last data keeps serving.',
+  FLIP_REJECTED: 'A flip was refused: unknown vhost or colour, expectation mismatch, or unhealthy target.',
+  UNAUTHORIZED: 'An API request had a missing or wrong bearer token.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SyncError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'SyncError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function errorCode(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return 'INTERNAL';
+}
