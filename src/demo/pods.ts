@@ -1,0 +1,40 @@
+/** Tiny HTTP servers that play pods: each answers with its colour and name, and has a /healthz. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Pod {
+  readonly colour: string;
+  readonly name: string;
+  readonly port: number;
+  /** Makes /healthz answer 503 (or 200 again), to play an unhealthy pod. */
+  setHealthy(healthy: boolean): void;
+  close(): Promise<void>;
+}
+
+export async function startPod(colour: string, name: string, port = 0): Promise<Pod> {
+  let healthy = true;
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(healthy ? 'ok\n' : 'unhealthy\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-colour': colour, 'x-pod': name });
+    res.end(`${colour} ${name}\n`);
+  });
+  server.keepAliveTimeout = 30000;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    colour,
+    name,
+    port: (server.address() as AddressInfo).port,
+    setHealthy: (h) => {
+      healthy = h;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * File writes that never leave a partial file behind: write a temporary file
+ * in the same directory, fsync it, rename it over the target, fsync the
+ * directory. A crash at any point leaves either the old or the new file.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export async function writeAtomic(path: string, content: string): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    await writeSynced(tmp, content);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dirname(path));
+}
+
+/** Writes a file next to `path` without replacing it, for checking before it goes live. */
+export async function stage(path: string, content: string): Promise<string> {
+  const staged = tempPathFor(path);
+  await writeSynced(staged, content);
+  return staged;
+}
+
+/** Makes a staged file live. */
+export async function promote(staged: string, path: string): Promise<void> {
+  await rename(staged, path);
+  await syncDir(dirname(path));
+}
+
+export async function readText(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+export async function ensureDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}
+
+/** Writes `content` unless the file already holds exactly that; says whether it wrote. */
+export async function writeIfChanged(path: string, content: string): Promise<boolean> {
+  if ((await readText(path)) === content) return false;
+  await writeAtomic(path, content);
+  return true;
+}
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+async function writeSynced(path: string, content: string): Promise<void> {
+  const handle = await open(path, 'w', 0o644);
+  try {
+    await handle.writeFile(content, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

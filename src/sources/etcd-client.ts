@@ -1,0 +1,37 @@
+/** Builds the etcd client from the daemon config; shared by the etcd source and the fleet code. */
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+import type { Config } from '../config.ts';
+import { SyncError, errorMessage } from '../errors.ts';
+
+/** Unary calls get a deadline so a half-dead connection cannot hang a read forever; streams must not. */
+const CALL_DEADLINE_MS = 5000;
+
+export function createEtcdClient(etcd: Config['etcd']): Etcd3 {
+  const options: IOptions = {
+    hosts: [...etcd.endpoints],
+    dialTimeout: 3000,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+  };
+  if (etcd.tls) {
+    options.credentials = {
+      rootCertificate: readSecret(etcd.tls.ca, 'etcd.tls.ca') ?? Buffer.alloc(0),
+      ...(etcd.tls.key ? { privateKey: readSecret(etcd.tls.key, 'etcd.tls.key') ?? Buffer.alloc(0) } : {}),
+      ...(etcd.tls.cert ? { certChain: readSecret(etcd.tls.cert, 'etcd.tls.cert') ?? Buffer.alloc(0) } : {}),
+    };
+  }
+  if (etcd.auth) {
+    const password = readSecret(etcd.auth.passwordFile, 'etcd.auth.passwordFile')?.toString('utf8').trim() ?? '';
+    options.auth = { username: etcd.auth.username, password };
+  }
+  return new Etcd3(options);
+}
+
+function readSecret(path: string | null, field: string): Buffer | null {
+  if (!path) return null;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new SyncError('CONFIG_INVALID', `${field}: cannot read ${path} (${errorMessage(err)})`);
+  }
+}

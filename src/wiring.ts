@@ -1,0 +1,61 @@
+/**
+ * Builds the sources a config asks for. The daemon and the one-shot
+ * commands (render, check) use the same sources, so what `render` prints is
+ * what the daemon would apply.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from 'pino';
+import { bindWords, type Config } from './config.ts';
+import type { EtcdSnapshot, RenderSettings, ServicesSnapshot, TemplatesSnapshot } from './core/model.ts';
+import { SyncError } from './errors.ts';
+import { sleep } from './sources/backoff.ts';
+import { createEtcdClient } from './sources/etcd-client.ts';
+import { EtcdSource } from './sources/etcd.ts';
+import type { Source } from './sources/source.ts';
+import { StaticFileSource } from './sources/static-file.ts';
+import { TemplatesSource } from './sources/templates.ts';
+
+export interface Sources {
+  readonly etcdClient: Etcd3;
+  readonly etcd: Source<EtcdSnapshot>;
+  readonly services: readonly Source<ServicesSnapshot>[];
+  readonly templates: Source<TemplatesSnapshot>;
+  readonly all: readonly Source<unknown>[];
+}
+
+export function createSources(config: Config, log: Logger): Sources {
+  const etcdClient = createEtcdClient(config.etcd);
+  const etcd = new EtcdSource({ client: etcdClient, prefix: config.etcd.prefix, log });
+  const services: Source<ServicesSnapshot>[] = [];
+  if (config.static) services.push(new StaticFileSource(config.static.file, log));
+  const templates = new TemplatesSource(config.templates, log);
+  return { etcdClient, etcd, services, templates, all: [etcd, ...services, templates] };
+}
+
+export function renderSettings(config: Config): RenderSettings {
+  return {
+    node: config.node,
+    adminSocket: config.haproxy.adminSocket,
+    mapsDir: config.haproxy.mapsDir,
+    bind: bindWords(config),
+    spareSlots: config.haproxy.spareSlots,
+  };
+}
+
+/** Starts the sources and waits for every one to complete its first read, for one-shot commands. */
+export async function readOnce(sources: Sources, timeoutMs: number): Promise<void> {
+  for (const s of sources.all) s.start(() => {});
+  const deadline = Date.now() + timeoutMs;
+  while (sources.all.some((s) => !s.status().synced)) {
+    if (Date.now() > deadline) {
+      const missing = sources.all.filter((s) => !s.status().synced).map((s) => `${s.name}${s.status().lastError ? ` (${s.status().lastError})` : ''}`);
+      throw new SyncError('SOURCE_ERROR', `sources did not complete a first read within ${timeoutMs} ms: ${missing.join(', ')}`);
+    }
+    await sleep(50);
+  }
+}
+
+export async function stopSources(sources: Sources): Promise<void> {
+  await Promise.all(sources.all.map((s) => s.stop()));
+  sources.etcdClient.close();
+}
