@@ -15,8 +15,16 @@ export interface Managed {
   stop(): Promise<void>;
 }
 
+const running = new Set<ChildProcess>();
+// A crash of ours must not leave HAProxy or etcd holding ports for the next run.
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export function launch(command: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Managed {
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   const keep = (chunk: Buffer): void => {
     out = (out + chunk.toString('utf8')).slice(-8000);
@@ -92,9 +100,14 @@ export interface HaproxyProcess extends Managed {
 }
 
 /** HAProxy in master-worker mode (-W) with a master CLI socket (-S), as systemd runs it. */
-export async function startHaproxy(opts: { config: string; masterSocket: string; pidFile: string; binary?: string }): Promise<HaproxyProcess> {
+export async function startHaproxy(opts: { config: string; masterSocket: string; pidFile: string; binary?: string; timeoutMs?: number }): Promise<HaproxyProcess> {
   const proc = launch(opts.binary ?? 'haproxy', ['-W', '-S', `${opts.masterSocket},mode,600`, '-f', opts.config, '-p', opts.pidFile]);
   const master = new MasterClient({ socket: opts.masterSocket, timeoutMs: 1000 });
-  await waitUntil('haproxy', async () => (await master.showProc()).workers.length > 0, 20000, proc);
+  try {
+    await waitUntil('haproxy', async () => (await master.showProc()).workers.length > 0, opts.timeoutMs ?? 20000, proc);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
   return { ...proc, masterSocket: opts.masterSocket };
 }
