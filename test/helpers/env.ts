@@ -48,6 +48,8 @@ export interface TestEnv {
   /** Polls until a request for `host` answers a body starting with `prefix` (or with `status`). */
   until(host: string, expect: { body?: string; status?: number }, timeoutMs?: number): Promise<void>;
   startDaemon(): Promise<Daemon>;
+  /** Log records of the in-process daemon, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
   /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests. */
   spawnDaemon(): Managed;
   reloads(): Promise<number>;
@@ -114,7 +116,15 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   const config = (): Config => loadConfig({ file: configFile, required: true, env: {}, flags: {} });
   const get = (host: string, path = '/'): Promise<GetResult> => httpGet(`http://127.0.0.1:${httpPort}${path}`, { host });
 
+  const logs: Array<Record<string, unknown>> = [];
+  const logStream = {
+    write(line: string): void {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+      if (process.env['TEST_LOG']) process.stderr.write(line);
+    },
+  };
   return {
+    logs,
     dir, etcd, client, haproxy, httpPort, apiPort, pods, configFile, paths, config, writeServices, get,
     putSpec: async (host, spec) => void (await client.put(`${PREFIX}vhosts/${host}/spec`).value(typeof spec === 'string' ? spec : JSON.stringify(spec))),
     putActive: async (host, colour) => void (await client.put(`${PREFIX}vhosts/${host}/active`).value(colour)),
@@ -126,7 +136,7 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
         return (expect.status === undefined || res.status === expect.status) && (expect.body === undefined || res.body.startsWith(expect.body));
       }, timeoutMs),
     startDaemon: async () => {
-      const daemon = await startDaemon(config(), createLogger(config().log.level));
+      const daemon = await startDaemon(config(), createLogger('debug', logStream));
       t.teardown(() => daemon.stop());
       return daemon;
     },
