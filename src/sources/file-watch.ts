@@ -2,6 +2,10 @@
  * Watches files or a directory with chokidar and calls back on any change.
  * Editors save by rename; chokidar's atomic handling folds that into one
  * change. A watcher error is reported and the watch is rebuilt.
+ *
+ * chokidar drops a change event that follows another on the same path within
+ * 50 ms, so two quick writes would leave the second unseen; every event
+ * therefore also schedules one trailing callback after that window.
  */
 import { watch, type FSWatcher } from 'chokidar';
 
@@ -9,12 +13,23 @@ export interface FileWatch {
   close(): Promise<void>;
 }
 
+const TRAILING_MS = 150;
+
 export function watchPaths(paths: readonly string[], onChange: () => void, onError: (err: unknown) => void): FileWatch {
   let watcher: FSWatcher | null = null;
   let closed = false;
+  let trailing: NodeJS.Timeout | null = null;
+  const changed = (): void => {
+    onChange();
+    if (trailing) clearTimeout(trailing);
+    trailing = setTimeout(() => {
+      trailing = null;
+      if (!closed) onChange();
+    }, TRAILING_MS);
+  };
   const open = (): void => {
     watcher = watch([...paths], { ignoreInitial: true, atomic: true, persistent: true });
-    watcher.on('all', () => onChange());
+    watcher.on('all', changed);
     watcher.on('error', (err) => {
       onError(err);
       void reopen();
@@ -28,6 +43,7 @@ export function watchPaths(paths: readonly string[], onChange: () => void, onErr
   return {
     async close() {
       closed = true;
+      if (trailing) clearTimeout(trailing);
       await watcher?.close();
     },
   };

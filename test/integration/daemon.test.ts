@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { waitFor } from '../helpers/wait.ts';
 import { blueGreenSpec, startEnv } from '../helpers/env.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
@@ -97,11 +98,3 @@ t.test('50 changes within 100 ms cause at most 2 reloads, and the final state is
   const cfg = readFileSync(env.paths.config, 'utf8');
   t.equal(cfg.match(/^backend be_burst-\d+\.example\.com_blue$/gm)?.length, 49, 'all 49 new vhosts are in the config');
 });
-
-async function waitFor(cond: () => boolean, timeoutMs = 15000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
