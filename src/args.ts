@@ -13,7 +13,11 @@ export function parseArgs(argv: readonly string[], opts: { flags: readonly strin
   const switches = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    if (!arg.startsWith('--') || arg === '--') {
+    if (arg === '--') {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--')) {
       positional.push(arg);
       continue;
     }

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SyncError, errorMessage } from './errors.ts';
 import { haproxyWord } from './core/escape.ts';
+import { isIPv4 } from './core/validate.ts';
 
 export const DEFAULT_CONFIG_FILE = '/etc/haproxy-sync/config.yaml';
 
@@ -125,21 +126,32 @@ export interface LoadOptions {
   readonly flags: Readonly<Record<string, string>>;
 }
 
+/** Where a value came from: blamed in error messages, and the directory its relative paths start from. */
+interface Origin {
+  readonly what: string;
+  readonly baseDir: string;
+}
+
 export function loadConfig(opts: LoadOptions): Config {
   const tree = defaults();
-  const fileDir = opts.file ? dirname(resolve(opts.file)) : process.cwd();
+  const fileOrigin: Origin = { what: opts.file ? `config file ${opts.file}` : 'config', baseDir: opts.file ? dirname(resolve(opts.file)) : process.cwd() };
+  const origins = new Map<string, Origin>();
   const fromFile = opts.file ? readConfigFile(opts.file, opts.required) : null;
-  if (fromFile) mergeFile(tree, fromFile, '', `config file ${opts.file}`);
+  if (fromFile) mergeFile(tree, fromFile, '', fileOrigin.what);
   for (const field of FIELDS) {
     const envName = envNameFor(field.path);
     const envValue = opts.env[envName];
-    if (envValue !== undefined) setLeaf(tree, field, coerce(field, envValue, `environment ${envName}`), `environment ${envName}`);
+    if (envValue !== undefined) override(tree, origins, field, envValue, { what: `environment ${envName}`, baseDir: process.cwd() });
     const flagValue = opts.flags[field.path];
-    if (flagValue !== undefined) setLeaf(tree, field, coerce(field, flagValue, `flag --${flagNameFor(field.path)}`), `flag --${flagNameFor(field.path)}`);
+    if (flagValue !== undefined) override(tree, origins, field, flagValue, { what: `flag --${flagNameFor(field.path)}`, baseDir: process.cwd() });
   }
-  const origin = opts.file ? `config file ${opts.file}` : 'config';
-  for (const field of FIELDS) validateLeaf(tree, field, origin, fileDir);
-  return finish(tree as unknown as Config, opts.file, origin);
+  for (const field of FIELDS) validateLeaf(tree, field, origins.get(field.path) ?? fileOrigin);
+  return finish(tree as unknown as Config, opts.file, fileOrigin.what);
+}
+
+function override(tree: Record<string, unknown>, origins: Map<string, Origin>, field: Field, text: string, origin: Origin): void {
+  setLeaf(tree, field, coerce(field, text, origin.what));
+  origins.set(field.path, origin);
 }
 
 export function envNameFor(path: string): string {
@@ -200,7 +212,7 @@ function mergeFile(tree: Record<string, unknown>, doc: Record<string, unknown>, 
   }
 }
 
-function setLeaf(tree: Record<string, unknown>, field: Field, value: unknown, _origin: string): void {
+function setLeaf(tree: Record<string, unknown>, field: Field, value: unknown): void {
   const parts = field.path.split('.');
   let node = tree;
   let path = '';
@@ -237,12 +249,12 @@ function getLeaf(tree: Record<string, unknown>, path: string): { parent: Record<
   return isRecord(node) ? { parent: node, key: parts[parts.length - 1] ?? '' } : null;
 }
 
-function validateLeaf(tree: Record<string, unknown>, field: Field, origin: string, baseDir: string): void {
+function validateLeaf(tree: Record<string, unknown>, field: Field, origin: Origin): void {
   const leaf = getLeaf(tree, field.path);
   if (!leaf) return;
   const value = leaf.parent[leaf.key];
   const bad = (problem: string): never => {
-    throw new SyncError('CONFIG_INVALID', `${origin}: ${field.path}: ${problem}`);
+    throw new SyncError('CONFIG_INVALID', `${origin.what}: ${field.path}: ${problem}`);
   };
   if (value === null || value === undefined) {
     if (field.kind === 'path' || field.path === 'templates') return;
@@ -263,7 +275,7 @@ function validateLeaf(tree: Record<string, unknown>, field: Field, origin: strin
       if (typeof value !== 'boolean') bad('must be true or false');
       break;
   }
-  if (field.kind === 'path') leaf.parent[leaf.key] = resolve(baseDir, value as string);
+  if (field.kind === 'path') leaf.parent[leaf.key] = resolve(origin.baseDir, value as string);
   const problem = field.check?.(leaf.parent[leaf.key] as never);
   if (problem) bad(problem);
 }
@@ -324,7 +336,7 @@ export function parseListen(listen: string): { host: string; port: number } | nu
 }
 
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  return host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 }
 
 /** Bind lines as lists of words, the shape the templates expect. */

@@ -17,11 +17,20 @@ export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnaps
   const services = mergeServices(sources);
   const hosts = groupByHost(etcd, problems);
   const vhosts: VHost[] = [];
-  for (const [host, keys] of [...hosts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [host, keys] of [...hosts].sort(([a], [b]) => compareText(a, b))) {
     const vhost = buildVHost(host, keys, etcd.prefix, services, problems);
     if (vhost) vhosts.push(vhost);
   }
-  return { revision: etcd.revision, vhosts, problems };
+  return { revision: etcd.revision, vhosts, problems: problems.sort(compareProblems) };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Problems in a stable order, so equal snapshots give equal results. */
+function compareProblems(a: Problem, b: Problem): number {
+  return compareText(a.source, b.source) || compareText(a.code, b.code) || compareText(a.message, b.message);
 }
 
 export function backendName(host: string, colour: string): string {
@@ -30,7 +39,11 @@ export function backendName(host: string, colour: string): string {
 
 function groupByHost(etcd: EtcdSnapshot, problems: Problem[]): Map<string, HostKeys> {
   const hosts = new Map<string, HostKeys>();
-  for (const [key, entry] of Object.entries(etcd.entries)) {
+  // Keys already in lower case first, then by name: when two keys differ only in case, the same one wins.
+  const keys = Object.keys(etcd.entries).sort((a, b) => Number(a !== a.toLowerCase()) - Number(b !== b.toLowerCase()) || compareText(a, b));
+  for (const key of keys) {
+    const entry = etcd.entries[key];
+    if (!entry) continue;
     const m = /^vhosts\/([^/]*)\/(spec|active)$/.exec(key);
     if (!m) continue;
     const host = (m[1] ?? '').toLowerCase();
@@ -73,7 +86,7 @@ function buildVHost(host: string, keys: HostKeys, prefix: string, services: Map<
 function activeColour(spec: VHostSpec, keys: HostKeys, prefix: string, host: string, problems: Problem[]): string | null {
   if (!keys.active) return spec.default;
   const value = keys.active.value.trim();
-  const problem = checkColour(value) ?? (spec.backends[value] ? null : `"${printable(value)}" is not a colour of this vhost (${Object.keys(spec.backends).join(', ')})`);
+  const problem = checkColour(value) ?? (Object.hasOwn(spec.backends, value) ? null : `"${printable(value)}" is not a colour of this vhost (${Object.keys(spec.backends).join(', ')})`);
   if (!problem) return value;
   problems.push({ code: 'ACTIVE_INVALID', host, source: `etcd key ${prefix}${keys.active.key}`, message: problem });
   return null;
@@ -108,7 +121,7 @@ function buildBackend(
 function resolveServers(ref: { service: string; port: string }, services: Map<string, ServiceEndpoints>): readonly Endpoint[] | string {
   const service = services.get(ref.service);
   if (!service) return `service ${ref.service} is not known to any endpoint source`;
-  const endpoints = service.ports[ref.port];
+  const endpoints = Object.hasOwn(service.ports, ref.port) ? service.ports[ref.port] : undefined;
   if (!endpoints) {
     const known = Object.keys(service.ports).sort().join(', ') || 'none';
     return `service ${ref.service} has no port "${ref.port}" (ports: ${known})`;
@@ -118,18 +131,19 @@ function resolveServers(ref: { service: string; port: string }, services: Map<st
 
 /** Merges endpoint sources; a Service known to several gets the union of their endpoints. */
 export function mergeServices(sources: readonly ServicesSnapshot[]): Map<string, ServiceEndpoints> {
-  const merged = new Map<string, Record<string, Endpoint[]>>();
+  const merged = new Map<string, Map<string, Endpoint[]>>();
   for (const source of sources) {
     for (const [ref, service] of Object.entries(source.services)) {
-      const ports = merged.get(ref) ?? {};
-      for (const [port, endpoints] of Object.entries(service.ports)) ports[port] = [...(ports[port] ?? []), ...endpoints];
+      const ports = merged.get(ref) ?? new Map<string, Endpoint[]>();
+      for (const [port, endpoints] of Object.entries(service.ports)) ports.set(port, [...(ports.get(port) ?? []), ...endpoints]);
       merged.set(ref, ports);
     }
   }
   const out = new Map<string, ServiceEndpoints>();
   for (const [ref, ports] of merged) {
-    const clean: Record<string, readonly Endpoint[]> = {};
-    for (const [port, endpoints] of Object.entries(ports)) clean[port] = sortEndpoints(endpoints);
+    // No prototype: a port may be called "constructor".
+    const clean: Record<string, readonly Endpoint[]> = Object.create(null) as Record<string, readonly Endpoint[]>;
+    for (const [port, endpoints] of ports) clean[port] = sortEndpoints(endpoints);
     out.set(ref, { ports: clean });
   }
   return out;

@@ -105,7 +105,7 @@ function compile(templates: TemplatesSnapshot): Eta {
       eta.loadTemplate(`@${name}`, text);
       if (name.endsWith('.eta')) eta.loadTemplate(`@${name.slice(0, -4)}`, text);
     } catch (err) {
-      throw new SyncError('TEMPLATE_INVALID', `template ${templates.dir}/${name}: ${errorMessage(err)}`);
+      throw new SyncError('TEMPLATE_INVALID', `template ${templates.dir}/${name}: ${firstLine(errorMessage(err))}`);
     }
   }
   compiled.set(templates, eta);
@@ -114,7 +114,12 @@ function compile(templates: TemplatesSnapshot): Eta {
 
 function templateError(templates: TemplatesSnapshot, err: unknown): SyncError {
   if (err instanceof SyncError) return new SyncError(err.code, `templates in ${templates.dir}: ${err.message}`);
-  return new SyncError('TEMPLATE_INVALID', `templates in ${templates.dir}: ${errorMessage(err)}`);
+  return new SyncError('TEMPLATE_INVALID', `templates in ${templates.dir}: ${firstLine(errorMessage(err))}`);
+}
+
+/** Eta's messages go on with the generated template code, which helps nobody in a log line. */
+function firstLine(message: string): string {
+  return message.split('\n').find((l) => l.trim() !== '')?.trim() ?? message;
 }
 
 /** Collapses runs of blank lines that template control flow leaves behind. */

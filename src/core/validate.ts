@@ -33,7 +33,8 @@ export function checkServiceRef(ref: string): string | null {
 
 export function checkPortRef(port: string): string | null {
   if (/^[0-9]{1,5}$/.test(port)) return checkPortNumber(Number(port));
-  return PORT_NAME.test(port) ? null : `port "${printable(port)}" must be a port name or a number 1-65535`;
+  // As in Kubernetes, a port name holds at least one letter, so it can never be mistaken for a number.
+  return PORT_NAME.test(port) && /[a-z]/.test(port) ? null : `port "${printable(port)}" must be a port name or a number 1-65535`;
 }
 
 export function checkPortNumber(port: number): string | null {
@@ -59,7 +60,8 @@ export function isIPv6(address: string): boolean {
   const all = [...head, ...tail];
   const last = all[all.length - 1];
   const embedsV4 = last !== undefined && last.includes('.');
-  if (embedsV4 && !isIPv4(last)) return false;
+  // An embedded IPv4 address can only end the address: "1.2.3.4::" is not IPv6.
+  if (embedsV4 && (!isIPv4(last) || !address.endsWith(last))) return false;
   const hexGroups = embedsV4 ? all.slice(0, -1) : all;
   if (!hexGroups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return false;
   const width = hexGroups.length + (embedsV4 ? 2 : 0);
@@ -72,11 +74,13 @@ export function checkAddress(address: string): string | null {
 
 /** Parses "ip:port" or "[ipv6]:port" as written in the static services file. */
 export function parseHostPort(text: string): { address: string; port: number } | string {
-  const m = /^\[([^\]]+)\]:([0-9]{1,5})$/.exec(text) ?? /^([^:\]]+):([0-9]{1,5})$/.exec(text);
+  const bracketed = /^\[([^\]]+)\]:([0-9]{1,5})$/.exec(text);
+  const m = bracketed ?? /^([^:\]]+):([0-9]{1,5})$/.exec(text);
   if (!m) return `"${printable(text)}" must be "ip:port" or "[ipv6]:port"`;
   const address = m[1] ?? '';
   const port = Number(m[2]);
-  return checkAddress(address) ?? checkPortNumber(port) ?? { address: address.toLowerCase(), port };
+  const misplaced = bracketed && !isIPv6(address) ? `"${printable(text)}": only IPv6 addresses go in brackets` : null;
+  return checkAddress(address) ?? misplaced ?? checkPortNumber(port) ?? { address: address.toLowerCase(), port };
 }
 
 /** Shows a bad value in an error message without letting it break the log line. */

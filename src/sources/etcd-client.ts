@@ -11,6 +11,8 @@ export function createEtcdClient(etcd: Config['etcd']): Etcd3 {
   const options: IOptions = {
     hosts: [...etcd.endpoints],
     dialTimeout: 3000,
+    // A link that stalls without closing would leave a watch silent forever; pings notice it.
+    grpcOptions: { 'grpc.keepalive_time_ms': 10000, 'grpc.keepalive_timeout_ms': 5000, 'grpc.keepalive_permit_without_calls': 1 },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
   };
   if (etcd.tls) {

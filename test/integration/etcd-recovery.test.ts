@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { Etcd3 } from 'etcd3';
 import t from 'tap';
+import { waitFor } from '../helpers/wait.ts';
 import { startEtcd } from '../../src/demo/processes.ts';
 import { blueGreenSpec, startEnv, PREFIX } from '../helpers/env.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
@@ -26,13 +27,29 @@ t.test('etcd stopped and restarted: serving continues, changes after the restart
   t.pass('a change made after the restart is served');
 });
 
+t.test('a stalled etcd link (open but silent) is noticed, and changes made meanwhile are applied', async (t) => {
+  const env = await startEnv(t);
+  const proxy = await startTcpProxy(env.etcd.clientPort);
+  t.teardown(() => proxy.close());
+  useEtcdThrough(env.configFile, proxy.port);
+  await env.putSpec(HOST, blueGreenSpec());
+  await env.startDaemon();
+  await env.until(HOST, { body: 'blue' });
+
+  proxy.stall();
+  await env.putActive(HOST, 'green');
+  await waitFor(() => env.logs.some((l) => String(l['msg']).includes('etcd watch ended')), 40000, 'the stalled watch noticed');
+  t.match((await env.get(HOST)).body, /^blue/, 'the last known state keeps serving during the stall');
+  proxy.restore();
+  await env.until(HOST, { body: 'green' }, 30000);
+  t.pass('the change made during the stall is applied once the link works');
+});
+
 t.test('a compaction past the watched revision: the source re-reads and recovers', async (t) => {
   const env = await startEnv(t, { config: {} });
   const proxy = await startTcpProxy(env.etcd.clientPort);
   t.teardown(() => proxy.close());
-  const doc = parse(readFileSync(env.configFile, 'utf8')) as { etcd: { endpoints: string[] } };
-  doc.etcd.endpoints = [`http://127.0.0.1:${proxy.port}`];
-  writeFileSync(env.configFile, stringify(doc));
+  useEtcdThrough(env.configFile, proxy.port);
 
   await env.putSpec(HOST, blueGreenSpec());
   await env.putSpec('gone.example.com', blueGreenSpec());
@@ -56,3 +73,10 @@ t.test('a compaction past the watched revision: the source re-reads and recovers
   await env.until('gone.example.com', { status: 404 }, 10000);
   t.ok(env.logs.some((l) => String(l['msg']).includes('etcd watch ended')), 'the broken watch was noticed and replaced');
 });
+
+/** Points the daemon config at the proxy instead of etcd itself. */
+function useEtcdThrough(configFile: string, port: number): void {
+  const doc = parse(readFileSync(configFile, 'utf8')) as { etcd: { endpoints: string[] } };
+  doc.etcd.endpoints = [`http://127.0.0.1:${port}`];
+  writeFileSync(configFile, stringify(doc));
+}

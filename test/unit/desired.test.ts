@@ -121,7 +121,7 @@ t.test('an active key that is not a colour at all', async (t) => {
   ]);
 });
 
-t.test('an active key naming an Object.prototype property is not a colour of the vhost', { todo: 'src/core/desired.ts:76 tests spec.backends[value] (inherited "constructor" is truthy): active "constructor" is accepted, no problem is reported and the vhost silently vanishes from the maps' }, async (t) => {
+t.test('an active key naming an Object.prototype property is not a colour of the vhost', async (t) => {
   const d = buildDesired(etcd({ 'vhosts/a.example.com/spec': BLUE_GREEN, 'vhosts/a.example.com/active': 'constructor' }), [SHOP]);
   t.strictSame(d.vhosts, []);
   t.strictSame(d.problems.map((p) => p.code), ['ACTIVE_INVALID']);
@@ -188,8 +188,8 @@ t.test('an invalid host key is ignored with HOST_INVALID naming the key', async 
   const spaced = buildDesired(etcd({ 'vhosts/a b.com/spec': BLUE_GREEN, 'vhosts//spec': BLUE_GREEN }), [SHOP]);
   t.strictSame(spaced.vhosts, []);
   t.strictSame(spaced.problems.map((p) => [p.code, p.source]), [
-    ['HOST_INVALID', 'etcd key /haproxy-sync/vhosts/a b.com/spec'],
     ['HOST_INVALID', 'etcd key /haproxy-sync/vhosts//spec'],
+    ['HOST_INVALID', 'etcd key /haproxy-sync/vhosts/a b.com/spec'],
   ]);
 });
 
@@ -242,7 +242,7 @@ t.test('a port given by number resolves through the number key', async (t) => {
   t.strictSame(d.vhosts[0]?.backends[0]?.servers, [ep('10.0.0.11'), ep('10.0.0.12')]);
 });
 
-t.test('a port reference named like an Object.prototype property is unresolved, not a server list', { todo: 'src/core/desired.ts:111 reads service.ports[ref.port] on a plain object: port "constructor" returns the Object function as the server list, with no problem' }, async (t) => {
+t.test('a port reference named like an Object.prototype property is unresolved, not a server list', async (t) => {
   const spec = JSON.stringify({ backends: { blue: { service: 'shop/web-blue', port: 'constructor' } } });
   const d = buildDesired(etcd({ 'vhosts/a.example.com/spec': spec }), [SHOP]);
   t.ok(Array.isArray(d.vhosts[0]?.backends[0]?.servers), 'servers is an array');
@@ -250,7 +250,7 @@ t.test('a port reference named like an Object.prototype property is unresolved, 
   t.strictSame(d.problems.map((p) => p.code), ['SERVICE_UNRESOLVED']);
 });
 
-t.test('a source port named "constructor" (a valid Kubernetes port name) does not break the build', { todo: 'src/core/desired.ts:125 spreads ports[port] ?? [] where ports is a plain object: a port named "constructor" throws TypeError "(ports[port] ?? []) is not iterable" and no vhost is built at all' }, async (t) => {
+t.test('a source port named "constructor" (a valid Kubernetes port name) does not break the build', async (t) => {
   const src = services({ 'shop/web-blue': { constructor: [ep('10.0.0.1')], http: [ep('10.0.0.1')] } });
   let d: ReturnType<typeof buildDesired> | null = null;
   t.doesNotThrow(() => {
@@ -268,7 +268,7 @@ t.test('endpoints from two sources are merged, deduplicated and sorted', async (
   ]);
   const merged = mergeServices([a, b]);
   t.strictSame([...merged.keys()], ['shop/web-blue']);
-  t.strictSame(merged.get('shop/web-blue')?.ports, {
+  t.same({ ...merged.get('shop/web-blue')?.ports }, {
     http: [ep('10.0.0.1'), ep('10.0.0.1', 8081), ep('10.0.0.2'), ep('10.0.0.3'), ep('fd00::1')],
     admin: [ep('10.0.0.9', 9000)],
   });
@@ -318,7 +318,7 @@ t.test('same input in a different key order gives a deep-equal result', async (t
   ]);
 });
 
-t.test('problems about host keys do not depend on key order', { todo: 'src/core/desired.ts:33-49 pushes HOST_INVALID problems in Object.entries order, so deep-equal snapshots give problems in different orders' }, async (t) => {
+t.test('problems about host keys do not depend on key order', async (t) => {
   const keys: Record<string, EtcdEntry> = {
     'vhosts/a_b/spec': { value: BLUE_GREEN, modRevision: 1 },
     'vhosts/c d/spec': { value: BLUE_GREEN, modRevision: 2 },
@@ -328,7 +328,7 @@ t.test('problems about host keys do not depend on key order', { todo: 'src/core/
   t.strictSame(d1, d2);
 });
 
-t.test('two keys that differ only in case: the same one wins whatever the key order', { todo: 'src/core/desired.ts:44-47 keeps whichever of "vhosts/A.com/spec" and "vhosts/a.com/spec" Object.entries yields first, so the live spec depends on key order' }, async (t) => {
+t.test('two keys that differ only in case: the same one wins whatever the key order', async (t) => {
   const keys: Record<string, EtcdEntry> = {
     'vhosts/a.example.com/spec': { value: JSON.stringify({ backends: { blue: { service: 'shop/web-blue', port: 'http' } } }), modRevision: 1 },
     'vhosts/A.example.com/spec': { value: JSON.stringify({ backends: { green: { service: 'shop/web-green', port: 'http' } } }), modRevision: 2 },
