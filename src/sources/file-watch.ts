@@ -48,3 +48,22 @@ export function watchPaths(paths: readonly string[], onChange: () => void, onErr
     },
   };
 }
+
+/**
+ * Reads once now and again after every change, one read at a time, calling
+ * `onChange` after each; close() stops watching and waits for a read in flight.
+ */
+export function watchAndRead(paths: readonly string[], read: () => Promise<void>, onChange: () => void, onError: (err: unknown) => void): FileWatch {
+  let reading: Promise<void> = Promise.resolve();
+  const reread = (): void => {
+    reading = reading.then(read).then(onChange);
+  };
+  const watcher = watchPaths(paths, reread, onError);
+  reread();
+  return {
+    async close() {
+      await watcher.close();
+      await reading;
+    },
+  };
+}

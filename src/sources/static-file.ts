@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Endpoint, Problem, ServicesSnapshot } from '../core/model.ts';
 import { checkPortRef, checkServiceRef, parseHostPort } from '../core/validate.ts';
 import { errorMessage } from '../errors.ts';
-import { watchPaths, type FileWatch } from './file-watch.ts';
+import { watchAndRead, type FileWatch } from './file-watch.ts';
 import { SourceHealth, type Source, type SourceStatus } from './source.ts';
 
 export class StaticFileSource implements Source<ServicesSnapshot> {
@@ -20,7 +20,6 @@ export class StaticFileSource implements Source<ServicesSnapshot> {
   private good: ServicesSnapshot['services'] | null = null;
   private problem: Problem | null = null;
   private watcher: FileWatch | null = null;
-  private reading: Promise<void> = Promise.resolve();
 
   constructor(file: string, log: Logger) {
     this.file = file;
@@ -28,11 +27,7 @@ export class StaticFileSource implements Source<ServicesSnapshot> {
   }
 
   start(onChange: () => void): void {
-    const reread = (): void => {
-      this.reading = this.reading.then(() => this.read()).then(onChange);
-    };
-    this.watcher = watchPaths([this.file], reread, (err) => this.fail(`watching failed: ${errorMessage(err)}`));
-    reread();
+    this.watcher = watchAndRead([this.file], () => this.read(), onChange, (err) => this.fail(`watching failed: ${errorMessage(err)}`));
   }
 
   snapshot(): ServicesSnapshot | null {
@@ -46,7 +41,6 @@ export class StaticFileSource implements Source<ServicesSnapshot> {
 
   async stop(): Promise<void> {
     await this.watcher?.close();
-    await this.reading;
   }
 
   private async read(): Promise<void> {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { TemplatesSnapshot } from '../core/model.ts';
 import { errorMessage } from '../errors.ts';
-import { watchPaths, type FileWatch } from './file-watch.ts';
+import { watchAndRead, type FileWatch } from './file-watch.ts';
 import { SourceHealth, type Source, type SourceStatus } from './source.ts';
 
 export const BUNDLED_TEMPLATES = fileURLToPath(new URL('../../templates', import.meta.url));
@@ -21,7 +21,6 @@ export class TemplatesSource implements Source<TemplatesSnapshot> {
   private readonly health = new SourceHealth('templates');
   private current: TemplatesSnapshot | null = null;
   private watcher: FileWatch | null = null;
-  private reading: Promise<void> = Promise.resolve();
 
   constructor(overrideDir: string | null, log: Logger) {
     this.dirs = overrideDir ? [BUNDLED_TEMPLATES, overrideDir] : [BUNDLED_TEMPLATES];
@@ -29,11 +28,7 @@ export class TemplatesSource implements Source<TemplatesSnapshot> {
   }
 
   start(onChange: () => void): void {
-    const reread = (): void => {
-      this.reading = this.reading.then(() => this.read()).then(onChange);
-    };
-    this.watcher = watchPaths(this.dirs, reread, (err) => this.health.failed(errorMessage(err)));
-    reread();
+    this.watcher = watchAndRead(this.dirs, () => this.read(), onChange, (err) => this.health.failed(errorMessage(err)));
   }
 
   snapshot(): TemplatesSnapshot | null {
@@ -46,7 +41,6 @@ export class TemplatesSource implements Source<TemplatesSnapshot> {
 
   async stop(): Promise<void> {
     await this.watcher?.close();
-    await this.reading;
   }
 
   private async read(): Promise<void> {
