@@ -33,7 +33,8 @@ export async function runCommand(config: Config, log: Logger): Promise<number> {
     process.exit(signalExitCode(signal));
   });
   const daemon = await startDaemon(config, log);
-  await systemd?.ready(`serving the API on ${config.api.listen}`);
+  // Not awaited: a slow systemd must not delay noticing a stop signal; messages still go out in order.
+  void systemd?.ready(`serving the API on ${config.api.listen}`);
   const signal = await signalled;
   log.info({ signal }, 'stopping');
   const deadline = setTimeout(() => {

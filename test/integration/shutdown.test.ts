@@ -19,8 +19,19 @@ function slowHaproxy(t: Teardown): { binary: string; started: string; slowDown(s
   const started = join(dir, 'check-started');
   const delay = join(dir, 'delay');
   const binary = join(dir, 'haproxy');
-  writeFileSync(binary, `#!/bin/sh\nif [ -f ${delay} ]; then touch ${started}; sleep "$(cat ${delay})"; fi\nexec haproxy "$@"\n`);
+  // The wait's pid goes into `started`: a daemon that exits mid-check leaves it behind, and teardown ends it.
+  writeFileSync(binary, `#!/bin/sh\nif [ -f ${delay} ]; then sleep "$(cat ${delay})" & echo $! >> ${started}; wait; fi\nexec haproxy "$@"\n`);
   chmodSync(binary, 0o755);
+  t.teardown(() => {
+    if (!existsSync(started)) return;
+    for (const pid of readFileSync(started, 'utf8').split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid));
+      } catch {
+        // already finished
+      }
+    }
+  });
   return { binary, started, slowDown: (seconds) => writeFileSync(delay, String(seconds)) };
 }
 
