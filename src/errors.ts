@@ -20,6 +20,11 @@ export const ERROR_CODES = {
   SOURCE_ERROR: 'A source (etcd, Kubernetes, static file, templates) failed; it retries with backoff while the last data keeps serving.',
   FLIP_REJECTED: 'A flip was refused: unknown vhost or colour, expectation mismatch, or unhealthy target.',
   UNAUTHORIZED: 'An API request had a missing or wrong bearer token.',
+  NOT_FOUND: 'An API request named a route that does not exist.',
+  METHOD_NOT_ALLOWED: 'An API request used a method the route does not accept.',
+  SYSTEMD_NOTIFY_FAILED: 'Running systemd-notify failed, so systemd may not see readiness or watchdog pings; the daemon keeps running.',
+  SHUTDOWN_TIMEOUT: 'A graceful stop took longer than its deadline; the process exited without waiting for the rest.',
+  INTERNAL: 'An unexpected failure inside haproxy-sync (a bug); the daemon keeps running and retries.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,48 +4,64 @@ import type { Config } from '../config.ts';
 import { ReloadApplier } from '../haproxy/apply.ts';
 import { MasterClient } from '../haproxy/master.ts';
 import { healthRoutes } from '../http/health.ts';
+import { Metrics } from '../http/metrics.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
+import { awaitStopSignal, signalExitCode } from '../lifecycle/signals.ts';
+import { SystemdNotifier, takeSystemdEnv } from '../lifecycle/systemd.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
+import { VERSION } from '../version.ts';
 import { createSources, renderSettings, stopSources } from '../wiring.ts';
 
 export const RUN_HELP = `Usage: haproxy-sync run [--config FILE] [options]
 
 Runs the daemon: watches etcd and the endpoint sources, renders the
 HAProxy config, validates it with \`haproxy -c\`, and applies it.
-SIGTERM or SIGINT stops it gracefully; a second signal stops it at once.`;
+SIGTERM or SIGINT stops it gracefully: the watchers stop, an apply in
+flight finishes, and the process exits 0 within 5 s. A second signal
+stops it at once (exit 128+signal). Under systemd (Type=notify) it
+reports readiness and answers the watchdog.`;
 
-/** How long a graceful stop may take before the process exits anyway. */
-const STOP_DEADLINE_MS = 5000;
+/** How long a graceful stop may take; below systemd's and the contract's 5 s, so the exit itself fits. */
+const STOP_DEADLINE_MS = 4500;
 
 export async function runCommand(config: Config, log: Logger): Promise<number> {
+  const systemdEnv = takeSystemdEnv(process.env, process.pid);
+  const systemd = systemdEnv ? new SystemdNotifier(systemdEnv, log) : null;
+  const signalled = awaitStopSignal((signal) => {
+    log.warn({ signal }, 'second stop signal; exiting now');
+    process.exit(signalExitCode(signal));
+  });
   const daemon = await startDaemon(config, log);
-  const signal = await waitForSignal();
+  // Not awaited: a slow systemd must not delay noticing a stop signal; messages still go out in order.
+  void systemd?.ready(`serving the API on ${config.api.listen}`);
+  const signal = await signalled;
   log.info({ signal }, 'stopping');
-  const hardStop = setTimeout(() => {
-    log.warn('graceful stop took too long; exiting');
+  const deadline = setTimeout(() => {
+    log.warn({ code: 'SHUTDOWN_TIMEOUT', deadlineMs: STOP_DEADLINE_MS }, 'graceful stop took too long; exiting without waiting further');
     process.exit(0);
   }, STOP_DEADLINE_MS);
-  hardStop.unref();
-  process.once('SIGTERM', () => process.exit(0));
-  process.once('SIGINT', () => process.exit(0));
-  await daemon.stop();
+  await Promise.all([systemd?.stopping(), daemon.stop()]);
+  clearTimeout(deadline);
   log.info('stopped');
   return 0;
 }
 
 export interface Daemon {
   readonly reconciler: Reconciler;
+  readonly metrics: Metrics;
   readonly http: HttpServer;
   stop(): Promise<void>;
 }
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const sources = createSources(config, log);
+  const metrics = new Metrics({ version: VERSION, sources: () => sources.all.map((s) => s.status()) });
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
   const applier = new ReloadApplier(
     { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
     master,
+    metrics.reloadHooks(),
   );
   const reconciler = new Reconciler({
     etcd: sources.etcd,
@@ -54,24 +70,21 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
     log,
+    observer: metrics.reconcileObserver(),
   });
-  const trigger = new Trigger(() => reconciler.sync(), config.sync);
-  const http = await startHttpServer(config.api.listen, healthRoutes(sources.all, reconciler), log);
+  // Read when the sync starts: the changes it applies are those seen up to then.
+  const trigger: Trigger = new Trigger(() => reconciler.sync(trigger.firstPendingAt()), config.sync);
+  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route()], log);
   for (const source of sources.all) source.start(() => trigger.poke());
-  log.info({ node: config.node, api: config.api.listen, haproxyConfig: config.haproxy.config }, 'haproxy-sync started');
+  log.info({ node: config.node, api: config.api.listen, haproxyConfig: config.haproxy.config, version: VERSION }, 'haproxy-sync started');
   return {
     reconciler,
+    metrics,
     http,
     async stop() {
+      // The trigger schedules nothing more and waits for an apply in flight while the watchers close.
       await Promise.all([trigger.stop(), stopSources(sources)]);
       await http.close();
     },
   };
-}
-
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
 }

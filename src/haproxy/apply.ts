@@ -64,6 +64,7 @@ export class ReloadApplier {
   }
 
   private async reload(check: CheckResult): Promise<ReloadOutcome> {
+    const started = performance.now();
     try {
       const result = await this.reloader.reload();
       this.hooks.onReload?.(result.ok, result.durationMs);
@@ -71,7 +72,7 @@ export class ReloadApplier {
       const message = `HAProxy did not confirm the reload${result.reason ? `: ${result.reason}` : ''}`;
       return { ok: false, code: 'HAPROXY_RELOAD_FAILED', message, details: [], check };
     } catch (err) {
-      this.hooks.onReload?.(false, 0);
+      this.hooks.onReload?.(false, performance.now() - started);
       const code: ErrorCode = errorCode(err) === 'HAPROXY_SOCKET_UNREACHABLE' ? 'HAPROXY_UNREACHABLE' : 'HAPROXY_RELOAD_FAILED';
       return { ok: false, code, message: `reload failed: ${errorMessage(err)}`, details: [], check };
     }

@@ -8,6 +8,8 @@ export interface RuntimeClientOptions {
   timeoutMs?: number;
   /** Called before each retry of a refused connection (e.g. while HAProxy reloads); for logs and metrics. */
   onRetry?: (reason: string, attempt: number) => void;
+  /** Called once per command: ok when HAProxy answered and (for the typed methods) accepted it; for metrics. */
+  onCommand?: (ok: boolean) => void;
 }
 
 export type ServerAdminState = 'ready' | 'maint' | 'drain';
@@ -76,6 +78,7 @@ export class RuntimeClient {
   readonly socket: string;
   readonly timeoutMs: number;
   readonly #onRetry: ((reason: string, attempt: number) => void) | undefined;
+  readonly #onCommand: ((ok: boolean) => void) | undefined;
   #queue: Pending[] = [];
   #draining = false;
 
@@ -83,16 +86,14 @@ export class RuntimeClient {
     this.socket = opts.socket;
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#onRetry = opts.onRetry;
+    this.#onCommand = opts.onCommand;
   }
 
   /** HAProxy's answer, without the blank line that ends it. Never judges the answer. */
-  command(cmd: string): Promise<string> {
-    try {
-      checkCommand(cmd);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.#enqueue(cmd);
+  async command(cmd: string): Promise<string> {
+    const answer = await this.#ask(cmd);
+    this.#onCommand?.(true);
+    return answer;
   }
 
   /** One answer per command, in order; commands are sent back to back on one connection. */
@@ -102,7 +103,7 @@ export class RuntimeClient {
     } catch (err) {
       return Promise.reject(err);
     }
-    return Promise.all(cmds.map((cmd) => this.#enqueue(cmd)));
+    return Promise.all(cmds.map((cmd) => this.#enqueue(cmd).then((answer) => (this.#onCommand?.(true), answer))));
   }
 
   async setMap(map: string, key: string, value: string): Promise<void> {
@@ -122,7 +123,7 @@ export class RuntimeClient {
   /** Entries in HAProxy's order; for a duplicated key, the first one wins, as it does for exact-match lookups. */
   async showMap(map: string): Promise<Map<string, string>> {
     const cmd = `show map ${mapRef(map)}`;
-    return this.#parsed(cmd, await this.command(cmd), parseMap);
+    return this.#parsed(cmd, await this.#ask(cmd), parseMap);
   }
 
   async setServerAddr(backend: string, server: string, addr: string, port: number): Promise<void> {
@@ -132,8 +133,8 @@ export class RuntimeClient {
       throw invalid('server port', String(port), 'must be an integer from 1 to 65535');
     }
     const cmd = `set server ${serverRef(backend, server)} addr ${addr} port ${port}`;
-    const answer = await this.command(cmd);
-    if (!SET_ADDR_OK.test(answer)) throw this.#rejected(cmd, answer);
+    const answer = await this.#ask(cmd);
+    if (!this.#judged(SET_ADDR_OK.test(answer))) throw this.#rejected(cmd, answer);
   }
 
   async setServerState(backend: string, server: string, state: ServerAdminState): Promise<void> {
@@ -150,26 +151,42 @@ export class RuntimeClient {
 
   async showServersState(backend?: string): Promise<ServerState[]> {
     const cmd = backend === undefined ? 'show servers state' : `show servers state ${name('backend', backend)}`;
-    return this.#parsed(cmd, await this.command(cmd), parseServersState);
+    return this.#parsed(cmd, await this.#ask(cmd), parseServersState);
   }
 
   async showStat(): Promise<StatRow[]> {
     const cmd = 'show stat';
-    return this.#parsed(cmd, await this.command(cmd), parseStat);
+    return this.#parsed(cmd, await this.#ask(cmd), parseStat);
   }
 
   async showInfo(): Promise<HaproxyInfo> {
     const cmd = 'show info';
-    return this.#parsed(cmd, await this.command(cmd), parseInfo);
+    return this.#parsed(cmd, await this.#ask(cmd), parseInfo);
+  }
+
+  /** Sends one checked command without counting it; the caller counts it once it has judged the answer. */
+  #ask(cmd: string): Promise<string> {
+    try {
+      checkCommand(cmd);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(cmd);
+  }
+
+  #judged(ok: boolean): boolean {
+    this.#onCommand?.(ok);
+    return ok;
   }
 
   async #expectEmpty(cmd: string): Promise<void> {
-    const answer = await this.command(cmd);
-    if (answer !== '') throw this.#rejected(cmd, answer);
+    const answer = await this.#ask(cmd);
+    if (!this.#judged(answer === '')) throw this.#rejected(cmd, answer);
   }
 
   #parsed<T>(cmd: string, answer: string, parse: (answer: string) => T | null): T {
     const result = parse(answer);
+    this.#judged(result !== null);
     if (result === null) throw this.#rejected(cmd, answer);
     return result;
   }
@@ -206,20 +223,26 @@ export class RuntimeClient {
     try {
       text = await exchange(this.socket, payload, { timeoutMs: this.timeoutMs, onRetry: this.#onRetry });
     } catch (err) {
-      for (const p of round) p.reject(err instanceof Error ? err : new Error(String(err)));
+      for (const p of round) this.#fail(p, err instanceof Error ? err : new Error(String(err)));
       return;
     }
     const [promptAnswer, ...answers] = splitPromptAnswers(text, round.length + 1);
     if (text !== '' && promptAnswer !== '') {
       const error = this.#notAdminSocket();
-      for (const p of round) p.reject(error);
+      for (const p of round) this.#fail(p, error);
       return;
     }
     round.forEach((p, i) => {
       const answer = answers[i];
       if (answer !== undefined) p.resolve(answer);
-      else p.reject(this.#cutShort(p.command));
+      else this.#fail(p, this.#cutShort(p.command));
     });
+  }
+
+  /** A command that got no usable answer: counted here, since no caller will judge it. */
+  #fail(p: Pending, error: Error): void {
+    this.#onCommand?.(false);
+    p.reject(error);
   }
 
   #notAdminSocket(): HaproxyError {

@@ -1,34 +1,38 @@
 /** /healthz and /readyz. */
-import type { Reconciler } from '../reconcile/reconciler.ts';
-import type { Source } from '../sources/source.ts';
+import type { Reconciler, SyncReport } from '../reconcile/reconciler.ts';
+import type { Source, SourceStatus } from '../sources/source.ts';
 import { json, type Route } from './server.ts';
 
 export interface Readiness {
   readonly ready: boolean;
+  /** Why not ready, one sentence each an operator can act on; empty when ready. */
   readonly reasons: readonly string[];
+  readonly sources: readonly SourceStatus[];
+  readonly lastApply: SyncReport | null;
 }
 
 export function readiness(sources: readonly Source<unknown>[], reconciler: Reconciler): Readiness {
+  const statuses = sources.map((s) => s.status());
   const reasons: string[] = [];
-  for (const s of sources) {
-    const st = s.status();
-    if (!st.synced) reasons.push(`source ${s.name} has not synced${st.lastError ? `: ${st.lastError}` : ''}`);
+  for (const st of statuses) {
+    if (!st.synced) reasons.push(`source ${st.name} has not synced${st.lastError ? `: ${st.lastError}` : ''}`);
   }
   if (!reconciler.applied()) reasons.push('HAProxy has not been applied yet');
   const last = reconciler.lastReport();
-  if (last && !last.ok) reasons.push(`last apply failed (${last.code}): ${last.message}`);
-  return { ready: reasons.length === 0, reasons };
+  if (last && !last.ok) reasons.push(`last apply failed (${last.code}): ${last.message}; the last good config keeps serving`);
+  return { ready: reasons.length === 0, reasons, sources: statuses, lastApply: last };
 }
 
 export function healthRoutes(sources: readonly Source<unknown>[], reconciler: Reconciler): Route[] {
   return [
+    // Answering at all shows the event loop turns; nothing else is needed to say the process is alive.
     { method: 'GET', path: /^\/healthz$/, handler: () => json(200, { status: 'ok' }) },
     {
       method: 'GET',
       path: /^\/readyz$/,
       handler: () => {
         const r = readiness(sources, reconciler);
-        return json(r.ready ? 200 : 503, { ready: r.ready, reasons: r.reasons });
+        return json(r.ready ? 200 : 503, r);
       },
     },
   ];

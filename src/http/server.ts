@@ -54,7 +54,7 @@ async function handle(routes: readonly Route[], req: IncomingMessage, res: Serve
   try {
     reply = await dispatch(routes, req, path);
   } catch (err) {
-    log.error({ err: errorMessage(err), path }, 'API handler failed');
+    log.error({ code: 'INTERNAL', err: errorMessage(err), path }, 'API handler failed');
     reply = apiError(500, 'INTERNAL', errorMessage(err));
   }
   if (reply.text) {

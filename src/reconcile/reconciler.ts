@@ -38,6 +38,8 @@ export interface SyncReport {
   readonly durationMs: number;
   readonly revision: number;
   readonly configHash: string | null;
+  /** When the oldest change this sync applies was first seen (Date.now()), for the sync-latency metric. */
+  readonly changeSeenAt: number | null;
   readonly code?: ErrorCode;
   readonly message?: string;
 }
@@ -56,6 +58,7 @@ export class Reconciler {
   private report: SyncReport | null = null;
   private currentProblems: readonly Problem[] = [];
   private waitingFor: readonly string[] = ['first sync'];
+  private changeSeenAt: number | null = null;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -78,8 +81,10 @@ export class Reconciler {
     return this.waitingFor;
   }
 
-  async sync(): Promise<RunOutcome> {
+  /** `changeSeenAt`: when the trigger first saw the oldest change not yet applied. */
+  async sync(changeSeenAt: number | null = null): Promise<RunOutcome> {
     const started = performance.now();
+    this.changeSeenAt = changeSeenAt;
     const inputs = this.gather();
     if (!inputs) return {};
     const desired = buildDesired(inputs.etcd, inputs.services);
@@ -140,6 +145,7 @@ export class Reconciler {
       durationMs: Math.round(performance.now() - started),
       revision,
       configHash: result.ok ? hash : (this.report?.configHash ?? null),
+      changeSeenAt: this.changeSeenAt,
       ...(result.code ? { code: result.code } : {}),
       ...(result.message ? { message: result.message } : {}),
     };

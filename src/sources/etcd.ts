@@ -66,7 +66,7 @@ export class EtcdSource implements Source<EtcdSnapshot> {
         await this.readAll();
         const reason = await this.watch();
         if (this.abort.signal.aborted) break;
-        this.opts.log.warn({ source: 'etcd', reason }, 'etcd watch ended; re-reading and watching again');
+        this.opts.log.warn({ source: 'etcd', code: 'SOURCE_ERROR', reason }, 'etcd watch ended; re-reading and watching again');
       } catch (err) {
         if (this.abort.signal.aborted) break;
         this.health.failed(errorMessage(err));

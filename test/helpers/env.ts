@@ -51,8 +51,10 @@ export interface TestEnv {
   startDaemon(): Promise<Daemon>;
   /** Log records of the in-process daemon, parsed. */
   readonly logs: Array<Record<string, unknown>>;
-  /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests. */
-  spawnDaemon(): Managed;
+  /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests; `env` is added to the environment. */
+  spawnDaemon(opts?: { env?: Readonly<Record<string, string>> }): Managed;
+  /** A GET to the daemon's HTTP API. */
+  api(path: string): Promise<GetResult>;
   reloads(): Promise<number>;
 }
 
@@ -143,11 +145,12 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
       t.teardown(() => daemon.stop());
       return daemon;
     },
-    spawnDaemon: () => {
-      const proc = launch(process.execPath, [BIN, 'run', '--config', configFile]);
+    spawnDaemon: (opts = {}) => {
+      const proc = launch(process.execPath, [BIN, 'run', '--config', configFile], { env: { ...process.env, ...opts.env } });
       t.teardown(() => proc.stop());
       return proc;
     },
+    api: (path) => httpGet(`http://127.0.0.1:${apiPort}${path}`),
     reloads: async () => {
       return (await new MasterClient({ socket: paths.master }).showProc()).master.reloads;
     },

@@ -1,0 +1,4 @@
+/** The package version, for build_info and --version. */
+import pkg from '../package.json' with { type: 'json' };
+
+export const VERSION: string = pkg.version;
