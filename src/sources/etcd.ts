@@ -76,6 +76,7 @@ export class EtcdSource implements Source<EtcdSnapshot> {
       this.health.restarted();
       await sleep(this.backoff.next(), this.abort.signal);
     }
+    await this.closeWatcher();
   }
 
   private async readAll(): Promise<void> {
@@ -91,12 +92,18 @@ export class EtcdSource implements Source<EtcdSnapshot> {
 
   /** Watches until the watch fails; resolves with the reason. */
   private async watch(): Promise<string> {
-    const watcher = await this.opts.client.watch().prefix(this.watchPrefix).startRevision(String(this.revision + 1)).create();
+    const creating = this.opts.client.watch().prefix(this.watchPrefix).startRevision(String(this.revision + 1)).create();
+    // create() waits until etcd answers, which may be never; a stop must not wait for it.
+    const watcher = await untilAborted(creating, this.abort.signal);
+    if (!watcher) {
+      void creating.then((w) => w.cancel()).catch(() => {});
+      return 'stopping';
+    }
     this.watcher = watcher;
     this.backoff.reset();
     this.health.event();
     return new Promise<string>((resolve) => {
-      const probe = setInterval(() => void this.probe().then((stale) => stale && resolve(stale)), this.opts.probeMs ?? 30000);
+      const probe = setInterval(() => void this.probe().then((stale) => stale && finish(stale)), this.opts.probeMs ?? 30000);
       const finish = (reason: string): void => {
         clearInterval(probe);
         resolve(reason);
@@ -111,7 +118,9 @@ export class EtcdSource implements Source<EtcdSnapshot> {
       watcher.on('disconnected', (err) => finish(`disconnected: ${errorMessage(err)}`));
       watcher.on('error', (err) => finish(`error: ${errorMessage(err)}`));
       watcher.on('end', () => finish('watch ended'));
-      this.abort.signal.addEventListener('abort', () => finish('stopping'), { once: true });
+      // stop() may have come while the watch was being created: the abort event is then long gone.
+      if (this.abort.signal.aborted) finish('stopping');
+      else this.abort.signal.addEventListener('abort', () => finish('stopping'), { once: true });
     });
   }
 
@@ -172,6 +181,25 @@ export class EtcdSource implements Source<EtcdSnapshot> {
     watcher.on('error', () => {});
     await watcher.cancel().catch(() => {});
   }
+}
+
+/** The promise's value, or null as soon as the signal aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 function entryOf(kv: IKeyValue): EtcdEntry {
