@@ -13,7 +13,7 @@ import { httpGet, type GetResult } from '../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../src/demo/pods.ts';
 import { freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
 import { MasterClient } from '../../src/haproxy/master.ts';
-import { createLogger } from '../../src/log.ts';
+import { captureLogs } from './logs.ts';
 import { tmpDir, type Teardown } from './tmp.ts';
 
 export const PREFIX = '/haproxy-sync/';
@@ -116,13 +116,7 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   const config = (): Config => loadConfig({ file: configFile, required: true, env: {}, flags: {} });
   const get = (host: string, path = '/'): Promise<GetResult> => httpGet(`http://127.0.0.1:${httpPort}${path}`, { host });
 
-  const logs: Array<Record<string, unknown>> = [];
-  const logStream = {
-    write(line: string): void {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-      if (process.env['TEST_LOG']) process.stderr.write(line);
-    },
-  };
+  const { log, logs } = captureLogs();
   return {
     logs,
     dir, etcd, client, haproxy, httpPort, apiPort, pods, configFile, paths, config, writeServices, get,
@@ -136,7 +130,7 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
         return (expect.status === undefined || res.status === expect.status) && (expect.body === undefined || res.body.startsWith(expect.body));
       }, timeoutMs),
     startDaemon: async () => {
-      const daemon = await startDaemon(config(), createLogger('debug', logStream));
+      const daemon = await startDaemon(config(), log);
       t.teardown(() => daemon.stop());
       return daemon;
     },
