@@ -132,7 +132,7 @@ function statusMessage(err: unknown): string {
   try {
     const parsed: unknown = JSON.parse(body);
     const message = parsed && typeof parsed === 'object' && 'message' in parsed ? parsed.message : undefined;
-    return typeof message === 'string' && message !== '' ? ` (${message})` : '';
+    return typeof message === 'string' && message.trim() !== '' ? ` (${message.trim().replace(/\s+/g, ' ')})` : '';
   } catch {
     return '';
   }

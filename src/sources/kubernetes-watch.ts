@@ -14,7 +14,7 @@
  *
  * The objects read last keep serving through all of it.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Backoff, sleep } from './backoff.ts';
 import type { ApiFailure, Resource } from './kubernetes-api.ts';
@@ -32,6 +32,16 @@ export interface WatchedResourceOptions {
 
 /** How often the stall bound is checked. */
 const STALL_CHECK_MS = 1000;
+
+/**
+ * How long a watch may bring nothing before it counts as stalled. kube-apiserver
+ * sends a bookmark 2 s before it ends a watch at its timeout, so a healthy watch
+ * brings something at least once per timeout; twice that leaves room for the
+ * reconnect.
+ */
+export function stallBoundMs(watchTimeoutSeconds: number): number {
+  return 2 * watchTimeoutSeconds * 1000;
+}
 
 export class WatchedResource {
   readonly health = new SourceHealth('kubernetes');
@@ -59,7 +69,7 @@ export class WatchedResource {
   }
 
   get stallBoundMs(): number {
-    return 2 * this.opts.watchTimeoutSeconds * 1000;
+    return stallBoundMs(this.opts.watchTimeoutSeconds);
   }
 
   start(onChange: () => void): void {
@@ -92,22 +102,25 @@ export class WatchedResource {
       this.fail(attempt, err, null);
       return;
     }
-    const { resource, watchTimeoutSeconds } = this.opts;
-    const watch = new BoundedWatch(kc, watchTimeoutSeconds, () => this.heard(attempt, true));
-    const informer = new ListWatch<KubernetesObject>(resource.path, watch, () => this.relist(attempt, kc), false, resource.labelSelector, undefined, {
+    this.watch = new BoundedWatch(kc, this.opts.watchTimeoutSeconds, () => this.heard(attempt, true));
+    this.informer = this.informerFor(attempt, kc, this.watch);
+    this.informer.start().catch((err: unknown) => this.fail(attempt, err, kc));
+  }
+
+  private informerFor(attempt: number, kc: KubeConfig, watch: BoundedWatch): ListWatch<KubernetesObject> {
+    const { path, labelSelector } = this.opts.resource;
+    const informer = new ListWatch<KubernetesObject>(path, watch, () => this.relist(attempt, kc), false, labelSelector, undefined, {
       delayFn: (ms) => sleep(ms, this.abort.signal),
     });
     informer.on('add', (o) => this.put(attempt, o));
     informer.on('update', (o) => this.put(attempt, o));
     informer.on('delete', (o) => this.remove(attempt, o));
     informer.on('error', (err) => this.fail(attempt, err, kc));
-    this.informer = informer;
-    this.watch = watch;
-    informer.start().catch((err: unknown) => this.fail(attempt, err, kc));
+    return informer;
   }
 
   /** The list function handed to the ListWatch: also called by it after a 410 Gone. */
-  private async relist(attempt: number, kc: KubeConfig): Promise<Awaited<ReturnType<Resource['list']>>> {
+  private async relist(attempt: number, kc: KubeConfig): Promise<KubernetesListObject<KubernetesObject>> {
     const result = await this.opts.resource.list(kc);
     if (attempt !== this.attempt) return result;
     const objects = new Map<string, KubernetesObject>();

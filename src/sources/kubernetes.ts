@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { ServicesSnapshot } from '../core/model.ts';
 import { describeApiError, loadKubeConfig, resourcesFor, type KubeAccess, type ResourceKind } from './kubernetes-api.ts';
 import { servicesFromEndpoints, servicesFromSlices, type EndpointSliceObject, type EndpointsObject, type ServiceObject } from './kubernetes-endpoints.ts';
-import { WatchedResource } from './kubernetes-watch.ts';
+import { WatchedResource, stallBoundMs } from './kubernetes-watch.ts';
 import type { Source, SourceStatus } from './source.ts';
 
 export interface KubernetesSourceOptions extends KubeAccess {
@@ -39,7 +39,7 @@ export class KubernetesSource implements Source<ServicesSnapshot> {
 
   /** How long a watch may stay silent before it counts as stalled. */
   get stallBoundMs(): number {
-    return 2 * this.opts.watchTimeoutSeconds * 1000;
+    return stallBoundMs(this.opts.watchTimeoutSeconds);
   }
 
   start(onChange: () => void): void {
