@@ -27,6 +27,7 @@ export interface Config {
     readonly inCluster: boolean;
     readonly namespaces: readonly string[];
     readonly endpoints: 'slices' | 'endpoints';
+    readonly watchTimeoutSeconds: number;
   } | null;
   readonly static: { readonly file: string } | null;
   readonly haproxy: {
@@ -70,6 +71,8 @@ const FIELDS: readonly Field[] = [
   { path: 'kubernetes.inCluster', kind: 'bool' },
   { path: 'kubernetes.namespaces', kind: 'strings', check: (v: string[]) => (v.every((n) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(n)) ? null : 'must be namespace names') },
   { path: 'kubernetes.endpoints', kind: 'string', check: (v: string) => (v === 'slices' || v === 'endpoints' ? null : 'must be "slices" or "endpoints"') },
+  // At most 30: the client library drops a stream silent for 30 s, and the server's bookmark comes 2 s before the timeout.
+  { path: 'kubernetes.watchTimeoutSeconds', kind: 'int', check: (v: number) => (v >= 5 && v <= 30 ? null : 'must be 5 to 30') },
   { path: 'static.file', kind: 'path' },
   { path: 'haproxy.binary', kind: 'string' },
   { path: 'haproxy.config', kind: 'path', check: safeWord },
@@ -113,7 +116,7 @@ function defaults(): Record<string, unknown> {
 const SECTION_DEFAULTS: Record<string, Record<string, unknown>> = {
   'etcd.tls': { ca: null, cert: null, key: null },
   'etcd.auth': { username: '', passwordFile: '' },
-  kubernetes: { kubeconfig: null, inCluster: false, namespaces: [], endpoints: 'slices' },
+  kubernetes: { kubeconfig: null, inCluster: false, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25 },
   static: { file: '' },
 };
 

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   HAPROXY_UNREACHABLE: 'The HAProxy master or admin socket did not answer.',
   HAPROXY_COMMAND_FAILED: 'A Runtime API command was refused; the daemon falls back to a reload.',
   SOURCE_ERROR: 'A source (etcd, Kubernetes, static file, templates) failed; it retries with backoff while the last data keeps serving.',
+  SOURCE_STALLED: 'A watch delivered no event and no bookmark for longer than its bound; it was dropped and the data read afresh.',
+  KUBERNETES_UNAUTHORIZED: 'The Kubernetes API refused the credentials (401) or the permission to list and watch (403); the source retries with backoff while the last data keeps serving.',
   FLIP_REJECTED: 'A flip was refused: unknown vhost or colour, expectation mismatch, or unhealthy target.',
   UNAUTHORIZED: 'An API request had a missing or wrong bearer token.',
   NOT_FOUND: 'An API request named a route that does not exist.',

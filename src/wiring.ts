@@ -11,6 +11,7 @@ import { SyncError } from './errors.ts';
 import { sleep } from './sources/backoff.ts';
 import { createEtcdClient } from './sources/etcd-client.ts';
 import { EtcdSource } from './sources/etcd.ts';
+import { KubernetesSource } from './sources/kubernetes.ts';
 import type { Source } from './sources/source.ts';
 import { StaticFileSource } from './sources/static-file.ts';
 import { TemplatesSource } from './sources/templates.ts';
@@ -27,6 +28,7 @@ export function createSources(config: Config, log: Logger): Sources {
   const etcdClient = createEtcdClient(config.etcd);
   const etcd = new EtcdSource({ client: etcdClient, prefix: config.etcd.prefix, log });
   const services: Source<ServicesSnapshot>[] = [];
+  if (config.kubernetes) services.push(new KubernetesSource({ ...config.kubernetes, log }));
   if (config.static) services.push(new StaticFileSource(config.static.file, log));
   const templates = new TemplatesSource(config.templates, log);
   return { etcdClient, etcd, services, templates, all: [etcd, ...services, templates] };

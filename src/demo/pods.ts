@@ -5,13 +5,15 @@ import type { AddressInfo } from 'node:net';
 export interface Pod {
   readonly colour: string;
   readonly name: string;
+  /** The address it listens on: 127.0.0.1, or another loopback address playing a pod IP. */
+  readonly address: string;
   readonly port: number;
   /** Makes /healthz answer 503 (or 200 again), to play an unhealthy pod. */
   setHealthy(healthy: boolean): void;
   close(): Promise<void>;
 }
 
-export async function startPod(colour: string, name: string, port = 0): Promise<Pod> {
+export async function startPod(colour: string, name: string, port = 0, address = '127.0.0.1'): Promise<Pod> {
   let healthy = true;
   const server: Server = createServer((req, res) => {
     if (req.url === '/healthz') {
@@ -23,10 +25,17 @@ export async function startPod(colour: string, name: string, port = 0): Promise<
     res.end(`${colour} ${name}\n`);
   });
   server.keepAliveTimeout = 30000;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     colour,
     name,
+    address,
     port: (server.address() as AddressInfo).port,
     setHealthy: (h) => {
       healthy = h;

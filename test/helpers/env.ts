@@ -1,7 +1,8 @@
 /**
  * A whole test world on loopback: a real etcd, a real HAProxy (master-worker),
- * pods as tiny HTTP servers, a static services file, and the daemon, started
- * in-process or as a child process. Everything stops at teardown.
+ * pods as tiny HTTP servers, a static services file or a fake Kubernetes API
+ * server, and the daemon, started in-process or as a child process.
+ * Everything stops at teardown.
  */
 import { writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -14,7 +15,9 @@ import { httpGet, type GetResult } from '../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../src/demo/pods.ts';
 import { freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
 import { MasterClient } from '../../src/haproxy/master.ts';
-import { createLogger } from '../../src/log.ts';
+import { captureLogs } from './logs.ts';
+import { FakeApiServer, type FakeApiServerOptions } from '../fixtures/fake-apiserver.ts';
+import { applyService, publishPods, type PublishOptions } from './kube.ts';
 import { tmpDir, type Teardown } from './tmp.ts';
 
 export const PREFIX = '/haproxy-sync/';
@@ -26,6 +29,22 @@ export interface EnvOptions {
   /** Extra daemon config, merged over the generated one. */
   readonly config?: Record<string, unknown>;
   readonly withStatic?: boolean;
+  /**
+   * Endpoints from a fake Kubernetes API server instead of the static file: pods get pod IPs
+   * (loopback addresses) sharing one port, and each service is published as a Service with an
+   * EndpointSlice and an Endpoints object.
+   */
+  readonly kubernetes?: KubeEnvOptions;
+}
+
+export interface KubeEnvOptions {
+  readonly namespaces?: readonly string[];
+  readonly endpoints?: 'slices' | 'endpoints';
+  /** The token written to the kubeconfig; default the server's. null: no credentials. */
+  readonly token?: string | null;
+  readonly server?: FakeApiServerOptions;
+  /** Default 5, so a stall is found within 10 s. */
+  readonly watchTimeoutSeconds?: number;
 }
 
 export interface TestEnv {
@@ -36,6 +55,13 @@ export interface TestEnv {
   readonly httpPort: number;
   readonly apiPort: number;
   readonly pods: Pod[];
+  /** The fake API server and the kubeconfig for it, with the kubernetes option. */
+  readonly kube: FakeApiServer | null;
+  readonly kubeconfig: string | null;
+  /** Starts one more pod (on the next pod IP in Kubernetes mode). */
+  startPod(colour: string, name: string): Promise<Pod>;
+  /** Publishes pods as the ready (or not) endpoints of a Service on the fake API server. */
+  publish(ref: string, pods: readonly Pod[], opts?: PublishOptions): void;
   readonly configFile: string;
   readonly paths: { readonly config: string; readonly mapsDir: string; readonly master: string; readonly admin: string; readonly services: string };
   config(): Config;
@@ -48,6 +74,10 @@ export interface TestEnv {
   get(host: string, path?: string): Promise<GetResult>;
   /** Polls until a request for `host` answers a body starting with `prefix` (or with `status`). */
   until(host: string, expect: { body?: string; status?: number }, timeoutMs?: number): Promise<void>;
+  /** The distinct answers ("blue blue-1", or "HTTP 503") of `requests` requests for `host`, sorted. */
+  servedBy(host: string, requests?: number): Promise<string[]>;
+  /** Polls until exactly these pods answer for `host`. */
+  untilServedBy(host: string, pods: readonly Pod[], timeoutMs?: number): Promise<void>;
   startDaemon(): Promise<Daemon>;
   /** Log records of the in-process daemon, parsed. */
   readonly logs: Array<Record<string, unknown>>;
@@ -73,17 +103,32 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   const client = new Etcd3({ hosts: etcd.endpoint });
   t.teardown(() => client.close());
 
+  const kube = opts.kubernetes ? await FakeApiServer.start(opts.kubernetes.server) : null;
+  if (kube) t.teardown(() => kube.stop());
+  const kubeconfig = kube ? await kube.writeKubeconfig(join(dir, 'kube'), opts.kubernetes?.token === undefined ? {} : { token: opts.kubernetes.token }) : null;
+
   const pods: Pod[] = [];
+  t.teardown(async () => void (await Promise.all(pods.map((p) => p.close()))));
+  const nextPod = kube ? await podAddresses() : async () => ({ address: '127.0.0.1', port: 0 });
+  const addPod = async (colour: string, name: string): Promise<Pod> => {
+    const at = await nextPod();
+    const pod = await startPod(colour, name, at.port, at.address);
+    pods.push(pod);
+    return pod;
+  };
+  const publish = (ref: string, list: readonly Pod[], publishOpts?: PublishOptions): void => {
+    if (!kube) throw new Error('publish needs the kubernetes option');
+    publishPods(kube, ref, list, publishOpts);
+  };
   const byService: Record<string, Pod[]> = {};
   for (const [service, [colour, count]] of Object.entries(opts.services ?? { 'shop/web-blue': ['blue', 2], 'shop/web-green': ['green', 2] })) {
     byService[service] = [];
-    for (let i = 1; i <= count; i++) {
-      const pod = await startPod(colour, `${colour}-${i}`);
-      pods.push(pod);
-      byService[service].push(pod);
+    for (let i = 1; i <= count; i++) byService[service].push(await addPod(colour, `${colour}-${i}`));
+    if (kube) {
+      applyService(kube, service);
+      publish(service, byService[service]);
     }
   }
-  t.teardown(async () => void (await Promise.all(pods.map((p) => p.close()))));
 
   const paths = {
     config: join(dir, 'haproxy.cfg'),
@@ -109,7 +154,17 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   const base = {
     node: 'test-lb',
     etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
-    ...(opts.withStatic === false ? {} : { static: { file: paths.services } }),
+    ...((opts.withStatic ?? !kube) ? { static: { file: paths.services } } : {}),
+    ...(kube
+      ? {
+          kubernetes: {
+            kubeconfig,
+            namespaces: opts.kubernetes?.namespaces ?? [],
+            endpoints: opts.kubernetes?.endpoints ?? 'slices',
+            watchTimeoutSeconds: opts.kubernetes?.watchTimeoutSeconds ?? 5,
+          },
+        }
+      : {}),
     haproxy: { config: paths.config, mapsDir: paths.mapsDir, masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
     sync: { debounceMs: 20, maxDelayMs: 200 },
     api: { listen: `127.0.0.1:${apiPort}` },
@@ -121,16 +176,20 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   const fresh = new Agent({ keepAlive: false });
   const get = (host: string, path = '/'): Promise<GetResult> => httpGet(`http://127.0.0.1:${httpPort}${path}`, { host, agent: fresh });
 
-  const logs: Array<Record<string, unknown>> = [];
-  const logStream = {
-    write(line: string): void {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-      if (process.env['TEST_LOG']) process.stderr.write(line);
-    },
+  const { log, logs } = captureLogs();
+  const servedBy = async (host: string, requests = 10): Promise<string[]> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < requests; i++) {
+      const res = await get(host);
+      seen.add(res.status === 200 ? res.body.trim() : `HTTP ${res.status}`);
+    }
+    return [...seen].sort();
   };
   return {
     logs,
-    dir, etcd, client, haproxy, httpPort, apiPort, pods, configFile, paths, config, writeServices, get,
+    dir, etcd, client, haproxy, httpPort, apiPort, pods, kube, kubeconfig, configFile, paths, config, writeServices, get,
+    startPod: addPod,
+    publish,
     putSpec: async (host, spec) => void (await client.put(`${PREFIX}vhosts/${host}/spec`).value(typeof spec === 'string' ? spec : JSON.stringify(spec))),
     putActive: async (host, colour) => void (await client.put(`${PREFIX}vhosts/${host}/active`).value(colour)),
     put: async (key, value) => void (await client.put(`${PREFIX}${key}`).value(value)),
@@ -140,8 +199,19 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
         const res = await get(host);
         return (expect.status === undefined || res.status === expect.status) && (expect.body === undefined || res.body.startsWith(expect.body));
       }, timeoutMs),
+    servedBy,
+    untilServedBy: async (host, expected, timeoutMs = 15000) => {
+      const want = expected.map(podAnswer).sort().join(', ');
+      let last: string[] = [];
+      await waitUntil(`${host} served by ${want}`, async () => {
+        last = await servedBy(host, Math.max(6, expected.length * 4));
+        return last.join(', ') === want;
+      }, timeoutMs).catch((err: unknown) => {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; last served by ${last.join(', ')}`);
+      });
+    },
     startDaemon: async () => {
-      const daemon = await startDaemon(config(), createLogger('debug', logStream));
+      const daemon = await startDaemon(config(), log);
       t.teardown(() => daemon.stop());
       return daemon;
     },
@@ -155,6 +225,25 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
       return (await new MasterClient({ socket: paths.master }).showProc()).master.reloads;
     },
   };
+}
+
+/**
+ * Pod IPs for one test world: loopback addresses in a /24 picked at random (so parallel
+ * test files do not collide), all on one port, as pods of one Deployment listen.
+ */
+async function podAddresses(): Promise<() => Promise<{ address: string; port: number }>> {
+  const net = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}`;
+  const port = await freePort();
+  let host = 1;
+  return async () => {
+    if (host > 254) throw new Error('out of pod addresses');
+    return { address: `${net}.${host++}`, port };
+  };
+}
+
+/** What a pod answers: its colour and name. */
+export function podAnswer(pod: Pod): string {
+  return `${pod.colour} ${pod.name}`;
 }
 
 function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -692,3 +692,48 @@ t.test('unknown paths and verbs answer with Status bodies', async (t) => {
   const version = await get(server, '/version');
   t.equal(version.body.major, '1');
 });
+
+t.test('faults for one path, and changes dropped before a 410 or the end of a stream', async (t) => {
+  const { server, kc } = await setup(t);
+  server.apply('services', service('default', 'a', [{ port: 80 }]));
+  server.failWith(503, { path: /endpointslices/ });
+  t.equal((await get(server, '/api/v1/services')).status, 200, 'other paths answer');
+  t.equal((await get(server, '/apis/discovery.k8s.io/v1/endpointslices')).status, 503);
+  server.failWith(null);
+  t.equal((await get(server, '/apis/discovery.k8s.io/v1/endpointslices')).status, 200);
+
+  // Held by a stall, then dropped: the client sees only the 410, never the deletion.
+  const from = server.resourceVersion();
+  const gone = watchOnce(kc, '/api/v1/services', { resourceVersion: from });
+  await requestSeen(server, (r) => r.watch);
+  server.stallStreams();
+  server.remove('services', 'default', 'a');
+  server.sendGone({ dropPending: true });
+  server.unstall();
+  t.equal(await gone.done, null);
+  t.same(gone.events.map((e) => [e.type, e.object.code]), [['ERROR', 410]]);
+
+  // Without dropPending the held events come first.
+  server.apply('services', service('default', 'b', [{ port: 80 }]));
+  const kept = watchOnce(kc, '/api/v1/services', { resourceVersion: server.resourceVersion() });
+  const since = server.requests.length;
+  await requestSeen(server, (r) => r.watch, since);
+  server.stallStreams();
+  server.remove('services', 'default', 'b');
+  server.endStreams();
+  server.unstall();
+  await kept.done;
+  t.same(kept.events.map((e) => [e.type, e.object.metadata.name]), [['DELETED', 'b']]);
+
+  // endStreams with dropPending: a clean end that never carried the held change.
+  server.apply('services', service('default', 'c', [{ port: 80 }]));
+  const dropped = watchOnce(kc, '/api/v1/services', { resourceVersion: server.resourceVersion() });
+  const since2 = server.requests.length;
+  await requestSeen(server, (r) => r.watch, since2);
+  server.stallStreams();
+  server.remove('services', 'default', 'c');
+  server.endStreams({ dropPending: true });
+  server.unstall();
+  t.equal(await dropped.done, null, 'a clean end');
+  t.same(dropped.events, []);
+});

@@ -1,0 +1,109 @@
+/**
+ * Kubernetes source: Services and their EndpointSlices (or Endpoints), in
+ * every namespace or in the ones configured, turned into the ready endpoints
+ * of each Service port. It reports synced only once every resource has been
+ * listed, so a starting daemon never renders half a cluster; after that its
+ * snapshot is never taken away, only replaced by a newer one.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ServicesSnapshot } from '../core/model.ts';
+import { describeApiError, loadKubeConfig, resourcesFor, type KubeAccess, type ResourceKind } from './kubernetes-api.ts';
+import { servicesFromEndpoints, servicesFromSlices, type EndpointSliceObject, type EndpointsObject, type ServiceObject } from './kubernetes-endpoints.ts';
+import { WatchedResource, stallBoundMs } from './kubernetes-watch.ts';
+import type { Source, SourceStatus } from './source.ts';
+
+export interface KubernetesSourceOptions extends KubeAccess {
+  /** Empty: all namespaces. */
+  readonly namespaces: readonly string[];
+  readonly endpoints: 'slices' | 'endpoints';
+  /** Server-side timeout of every watch; a watch silent for twice this long is stalled and relisted. */
+  readonly watchTimeoutSeconds: number;
+  readonly log: Logger;
+}
+
+export class KubernetesSource implements Source<ServicesSnapshot> {
+  readonly name = 'kubernetes';
+  private readonly opts: KubernetesSourceOptions;
+  private readonly services: readonly WatchedResource[];
+  private readonly endpoints: readonly WatchedResource[];
+  private current: ServicesSnapshot | null = null;
+  private dirty = true;
+
+  constructor(opts: KubernetesSourceOptions) {
+    this.opts = opts;
+    const endpointsKind: ResourceKind = opts.endpoints === 'slices' ? 'endpointslices' : 'endpoints';
+    this.services = this.watched(['services']);
+    this.endpoints = this.watched([endpointsKind]);
+  }
+
+  /** How long a watch may stay silent before it counts as stalled. */
+  get stallBoundMs(): number {
+    return stallBoundMs(this.opts.watchTimeoutSeconds);
+  }
+
+  start(onChange: () => void): void {
+    const changed = (): void => {
+      this.dirty = true;
+      onChange();
+    };
+    for (const w of this.all()) w.start(changed);
+  }
+
+  snapshot(): ServicesSnapshot | null {
+    if (!this.all().every((w) => w.health.synced)) return null;
+    if (this.dirty || !this.current) {
+      this.current = this.translate();
+      this.dirty = false;
+    }
+    return this.current;
+  }
+
+  status(): SourceStatus {
+    const statuses = this.all().map((w) => ({ label: w.label, ...w.health.status() }));
+    const errors = statuses.filter((s) => s.lastError !== null).map((s) => `${s.label}: ${s.lastError}`);
+    const events = statuses.map((s) => s.lastEventAt).filter((at): at is number => at !== null);
+    return {
+      name: this.name,
+      up: statuses.every((s) => s.up),
+      synced: statuses.every((s) => s.synced),
+      restarts: statuses.reduce((sum, s) => sum + s.restarts, 0),
+      lastEventAt: events.length > 0 ? Math.max(...events) : null,
+      lastError: errors.length > 0 ? errors.join('; ') : null,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all().map((w) => w.stop()));
+  }
+
+  private all(): readonly WatchedResource[] {
+    return [...this.services, ...this.endpoints];
+  }
+
+  private watched(kinds: readonly ResourceKind[]): WatchedResource[] {
+    const access: KubeAccess = { kubeconfig: this.opts.kubeconfig, inCluster: this.opts.inCluster };
+    return resourcesFor(kinds, this.opts.namespaces).map(
+      (resource) =>
+        new WatchedResource({
+          resource,
+          connect: () => loadKubeConfig(access),
+          describe: (err, kc) => describeApiError(err, resource, access, serverOf(kc)),
+          watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
+          log: this.opts.log,
+        }),
+    );
+  }
+
+  private translate(): ServicesSnapshot {
+    const services: ServiceObject[] = this.services.flatMap((w) => w.list());
+    const endpoints = this.endpoints.flatMap((w) => w.list());
+    return this.opts.endpoints === 'slices'
+      ? servicesFromSlices(services, endpoints as EndpointSliceObject[])
+      : servicesFromEndpoints(services, endpoints as EndpointsObject[]);
+  }
+}
+
+function serverOf(kc: KubeConfig | null): string {
+  return kc?.getCurrentCluster()?.server ?? 'the API server';
+}
