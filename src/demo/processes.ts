@@ -44,16 +44,25 @@ export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<vo
   clearTimeout(timer);
 }
 
-/** A port free on 127.0.0.1 right now (the caller binds it soon after). */
-export function freePort(preferred = 0): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port free on 127.0.0.1 right now (the caller binds it soon after). Picked
+ * at random below Linux's ephemeral range (32768+), where the kernel never
+ * hands out ports for outgoing connections, so it stays free meanwhile.
+ */
+export async function freePort(preferred = 0): Promise<number> {
+  if (preferred && (await canBind(preferred))) return preferred;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canBind(port)) return port;
+  }
+  throw new Error('no free port found on 127.0.0.1 in 20000-31999');
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', (err) => (preferred ? freePort(0).then(resolve, reject) : reject(err)));
-    server.listen(preferred, '127.0.0.1', () => {
-      const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 

@@ -102,7 +102,7 @@ log:
   level: info
 `);
   t.equal(c.node, 'lb-1');
-  t.strictSame(c.kubernetes, { kubeconfig: '/etc/haproxy-sync/kubeconfig', inCluster: false, namespaces: [], endpoints: 'slices' });
+  t.strictSame(c.kubernetes, { kubeconfig: '/etc/haproxy-sync/kubeconfig', inCluster: false, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25 });
   t.strictSame(c.static, { file: '/etc/haproxy-sync/services.yaml' });
   t.equal(c.templates, null);
 });
@@ -140,7 +140,7 @@ t.test('environment variables override the file', async (t) => {
   t.strictSame(c.etcd.endpoints, ['http://10.0.0.1:2379', 'http://10.0.0.2:2379']);
   t.equal(c.haproxy.spareSlots, 7);
   t.equal(c.log.level, 'debug');
-  t.strictSame(c.kubernetes, { kubeconfig: null, inCluster: true, namespaces: [], endpoints: 'slices' }, 'a variable can open an optional section');
+  t.strictSame(c.kubernetes, { kubeconfig: null, inCluster: true, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25 }, 'a variable can open an optional section');
 });
 
 t.test('flags override the environment and the file', async (t) => {
