@@ -18,8 +18,16 @@ export const ERROR_CODES = {
   HAPROXY_UNREACHABLE: 'The HAProxy master or admin socket did not answer.',
   HAPROXY_COMMAND_FAILED: 'A Runtime API command was refused; the daemon falls back to a reload.',
   SOURCE_ERROR: 'A source (etcd, Kubernetes, static file, templates) failed; it retries with backoff while the last data keeps serving.',
-  FLIP_REJECTED: 'A flip was refused: unknown vhost or colour, expectation mismatch, or unhealthy target.',
-  UNAUTHORIZED: 'An API request had a missing or wrong bearer token.',
+  FLIP_CONFLICT: 'A flip was refused: `expect` did not match the live colour, or another write changed the vhost first; nothing was written.',
+  FLIP_UNHEALTHY: 'A flip was refused: the target colour has fewer than health.minReady servers HAProxy reports up; nothing was written (`force` skips the check).',
+  FLIP_UNCONFIRMED: 'A flip was written to etcd, but not every live node reported applying it within timeoutMs; the answer names them.',
+  NODE_STATUS_FAILED: 'This node could not write its status key (nodes/<node>) to etcd; it retries with backoff.',
+  UNAUTHORIZED: 'An API request had a missing or wrong bearer token; nothing was done.',
+  BAD_REQUEST: 'An API request was malformed: not JSON, a wrong content type, an unknown or mistyped field, or a body too large.',
+  NOT_FOUND: 'An API request named an unknown route, vhost or colour.',
+  METHOD_NOT_ALLOWED: 'The API route exists, but not for this HTTP method.',
+  API_UNREACHABLE: 'The flip or status command could not reach the daemon API, or its answer was not JSON.',
+  INTERNAL: 'An unexpected failure inside the daemon; the message says what failed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

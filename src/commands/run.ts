@@ -2,9 +2,14 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ReloadApplier } from '../haproxy/apply.ts';
+import { Fleet } from '../fleet/fleet.ts';
 import { MasterClient } from '../haproxy/master.ts';
+import { RuntimeClient } from '../haproxy/runtime.ts';
+import { serverStatsReader } from '../haproxy/server-stats.ts';
+import { readApiToken } from '../http/auth.ts';
 import { healthRoutes } from '../http/health.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
+import type { FlipResult } from '../http/vhosts.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
 import { createSources, renderSettings, stopSources } from '../wiring.ts';
@@ -40,7 +45,15 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+export interface DaemonOptions {
+  /** Counts flip requests by result (for flips_total{result}). */
+  readonly onFlip?: (result: FlipResult) => void;
+  /** TTL of the node status lease; tests shorten it to see a dead node expire sooner. */
+  readonly nodeLeaseTtlSeconds?: number;
+}
+
+export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+  const token = config.api.tokenFile ? readApiToken(config.api.tokenFile) : null;
   const sources = createSources(config, log);
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
   const applier = new ReloadApplier(
@@ -54,16 +67,30 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
     log,
+    observer: { onSynced: (report) => fleet.synced(report) },
+  });
+  const fleet = new Fleet({
+    node: config.node,
+    prefix: config.etcd.prefix,
+    client: sources.etcdClient,
+    token,
+    state: reconciler,
+    readStats: serverStatsReader(new RuntimeClient({ socket: config.haproxy.adminSocket, timeoutMs: 2000 })),
+    log,
+    ...(opts.onFlip ? { onFlip: opts.onFlip } : {}),
+    ...(opts.nodeLeaseTtlSeconds ? { leaseTtlSeconds: opts.nodeLeaseTtlSeconds } : {}),
   });
   const trigger = new Trigger(() => reconciler.sync(), config.sync);
-  const http = await startHttpServer(config.api.listen, healthRoutes(sources.all, reconciler), log);
+  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), ...fleet.routes], log);
+  fleet.start();
   for (const source of sources.all) source.start(() => trigger.poke());
   log.info({ node: config.node, api: config.api.listen, haproxyConfig: config.haproxy.config }, 'haproxy-sync started');
   return {
     reconciler,
     http,
     async stop() {
-      await Promise.all([trigger.stop(), stopSources(sources)]);
+      // The node key goes before the etcd client closes: a cleanly stopped node must not be waited for by flips.
+      await Promise.all([trigger.stop(), fleet.stop().then(() => stopSources(sources))]);
       await http.close();
     },
   };
