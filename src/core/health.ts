@@ -24,6 +24,8 @@ export interface ServerHealth {
   readonly status: string;
   readonly check: string;
   readonly up: boolean;
+  /** Not checked yet since HAProxy (re)started: HAProxy routes to it, but nothing says it is healthy. */
+  readonly pending: boolean;
 }
 
 export interface BackendHealth {
@@ -58,6 +60,10 @@ export function isServerUp(entry: StatEntry | undefined): boolean {
   return entry.status.startsWith('UP') && CHECK_PASSED.test(entry.check);
 }
 
+export function isCheckPending(entry: StatEntry | undefined): boolean {
+  return entry !== undefined && entry.status.startsWith('UP') && /^(?:\* )?INI$/.test(entry.check);
+}
+
 export function statKey(backend: string, server: string): string {
   return `${backend}/${server}`;
 }
@@ -86,6 +92,7 @@ export function backendHealth(backend: Backend, applied: AppliedState, stats: Se
       status: entry?.status ?? 'unknown',
       check: entry?.check ?? '',
       up: isServerUp(entry),
+      pending: isCheckPending(entry),
     };
   });
   return {
@@ -103,16 +110,18 @@ export function backendHealth(backend: Backend, applied: AppliedState, stats: Se
 
 export type GateResult =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: string; readonly failing: readonly ServerHealth[] };
+  /** `pending`: some failing servers have not been checked yet, so asking again shortly may pass. */
+  | { readonly ok: false; readonly reason: string; readonly failing: readonly ServerHealth[]; readonly pending: boolean };
 
 /** The flip health gate: the colour needs at least minReady servers that HAProxy reports up. */
 export function healthGate(host: string, backend: BackendHealth): GateResult {
   if (backend.up >= backend.minReady) return { ok: true };
   const failing = backend.servers.filter((s) => !s.up);
+  const pending = failing.some((s) => s.pending);
   const checks = backend.healthPath ? `health checks on ${backend.healthPath}` : 'HAProxy (no health.path, so no checks)';
   const reason =
     backend.ready < backend.minReady
       ? `${host} ${backend.colour} has ${backend.ready} ready endpoints of service ${backend.service}, fewer than health.minReady ${backend.minReady}`
-      : `${host} ${backend.colour} has ${backend.up} of ${backend.ready} servers up according to ${checks}, fewer than health.minReady ${backend.minReady}`;
-  return { ok: false, reason, failing };
+      : `${host} ${backend.colour} has ${backend.up} of ${backend.ready} servers up according to ${checks}, fewer than health.minReady ${backend.minReady}${pending ? ' (some were not checked yet since HAProxy reloaded)' : ''}`;
+  return { ok: false, reason, failing, pending };
 }

@@ -25,6 +25,8 @@ export interface FlipDeps {
   /** HAProxy's view of a colour on this node, or why it cannot be judged. */
   readonly targetHealth: (host: string, colour: string) => Promise<BackendHealth | string>;
   readonly pollMs?: number;
+  /** How long the health gate waits for servers HAProxy has not checked yet (default 5 s). */
+  readonly pendingCheckMs?: number;
 }
 
 export interface NodeConfirmation {
@@ -57,6 +59,8 @@ interface VHostKeys {
 }
 
 const POLL_MS = 50;
+const PENDING_CHECK_MS = 5000;
+const PENDING_POLL_MS = 200;
 
 export class Flipper {
   private readonly deps: FlipDeps;
@@ -82,18 +86,26 @@ export class Flipper {
       return this.confirm({ host, from: keys.live, to: req.to, revision, changed: false }, req);
     }
     if (!req.force) {
-      const refusal = await this.gate(host, req.to);
-      if (refusal) return refusal;
+      const refusal = await this.gate(host, req.to, req.timeoutMs);
+      // A flip that won meanwhile (and the reload it caused) can fail the gate; the truer answer is the conflict.
+      if (refusal) return (await this.changedSince(host, keys)) ? this.lost(host, keys) : refusal;
     }
     const revision = await this.write(host, keys, req);
-    if (revision === null) {
-      return {
-        kind: 'conflict',
-        live: keys.live,
-        message: `${host} changed while this flip was being checked (another flip or an etcd write came first); nothing was written, re-read and retry`,
-      };
-    }
+    if (revision === null) return this.lost(host, keys);
     return this.confirm({ host, from: keys.live, to: req.to, revision, changed: true }, req);
+  }
+
+  private lost(host: string, keys: VHostKeys): FlipOutcome {
+    return {
+      kind: 'conflict',
+      live: keys.live,
+      message: `${host} changed while this flip was being checked (another flip or an etcd write came first); nothing was written, re-read and retry`,
+    };
+  }
+
+  private async changedSince(host: string, keys: VHostKeys): Promise<boolean> {
+    const now = await this.read(host);
+    return typeof now === 'string' || now.spec.mod_revision !== keys.spec.mod_revision || now.active?.mod_revision !== keys.active?.mod_revision;
   }
 
   private keyOf(host: string, leaf: 'spec' | 'active'): string {
@@ -112,11 +124,23 @@ export class Flipper {
     return { spec, active, colours: Object.keys(parsed.backends), live };
   }
 
-  private async gate(host: string, colour: string): Promise<FlipOutcome | null> {
-    const health = await this.deps.targetHealth(host, colour);
-    if (typeof health === 'string') return { kind: 'unhealthy', failing: [], message: `cannot confirm that ${host} ${colour} is healthy: ${health}` };
-    const verdict = healthGate(host, health);
-    return verdict.ok ? null : { kind: 'unhealthy', failing: verdict.failing, message: `${verdict.reason}; nothing was written (force skips this check)` };
+  /**
+   * HAProxy starts every server UP and checks it within one interval, so
+   * right after a reload servers are UP without a check: the gate then asks
+   * again for a little while instead of refusing at once.
+   */
+  private async gate(host: string, colour: string, timeoutMs: number): Promise<FlipOutcome | null> {
+    const deadline = Date.now() + Math.min(timeoutMs, this.deps.pendingCheckMs ?? PENDING_CHECK_MS);
+    for (;;) {
+      const health = await this.deps.targetHealth(host, colour);
+      if (typeof health === 'string') return { kind: 'unhealthy', failing: [], message: `cannot confirm that ${host} ${colour} is healthy: ${health}` };
+      const verdict = healthGate(host, health);
+      if (verdict.ok) return null;
+      if (!verdict.pending || Date.now() >= deadline) {
+        return { kind: 'unhealthy', failing: verdict.failing, message: `${verdict.reason}; nothing was written (force skips this check)` };
+      }
+      await sleep(PENDING_POLL_MS);
+    }
   }
 
   /** The compare-and-swap; null when either key changed since it was read. */

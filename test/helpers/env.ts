@@ -1,14 +1,16 @@
 /**
- * A whole test world on loopback: a real etcd, a real HAProxy (master-worker),
- * pods as tiny HTTP servers, a static services file, and the daemon, started
- * in-process or as a child process. Everything stops at teardown.
+ * A whole test world on loopback: a real etcd, pods as tiny HTTP servers, a
+ * static services file, and one or more load-balancer nodes, each a real
+ * HAProxy (master-worker) with its own daemon, started in-process or as a
+ * child process. Everything stops at teardown.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { startDaemon, type Daemon } from '../../src/commands/run.ts';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../src/commands/run.ts';
 import { httpGet, type GetResult } from '../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../src/demo/pods.ts';
 import { freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
@@ -22,37 +24,55 @@ export const BIN = join(import.meta.dirname, '../../bin/haproxy-sync.js');
 export interface EnvOptions {
   /** Pods per colour per service: { 'shop/web-blue': ['blue', 2] }. */
   readonly services?: Readonly<Record<string, readonly [string, number]>>;
-  /** Extra daemon config, merged over the generated one. */
+  /** Extra daemon config, merged over the generated one (for every node). */
   readonly config?: Record<string, unknown>;
   readonly withStatic?: boolean;
+  /** The first node's name (default test-lb). */
+  readonly node?: string;
 }
 
-export interface TestEnv {
-  readonly dir: string;
-  readonly etcd: EtcdProcess;
-  readonly client: Etcd3;
+export interface ApiAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+/** One load balancer: a HAProxy, its daemon config and the daemon. */
+export interface LbNode {
+  readonly name: string;
   readonly haproxy: HaproxyProcess;
   readonly httpPort: number;
   readonly apiPort: number;
-  readonly pods: Pod[];
   readonly configFile: string;
   readonly paths: { readonly config: string; readonly mapsDir: string; readonly master: string; readonly admin: string; readonly services: string };
   config(): Config;
+  get(host: string, path?: string): Promise<GetResult>;
+  /** Polls until a request for `host` answers a body starting with `body` (and/or with `status`). */
+  until(host: string, expect: { body?: string; status?: number }, timeoutMs?: number): Promise<void>;
+  startDaemon(opts?: DaemonOptions): Promise<Daemon>;
+  /** Log records of the in-process daemon, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests. */
+  spawnDaemon(): Managed;
+  reloads(): Promise<number>;
+  /** A call to the daemon's HTTP API; JSON in, JSON out. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+}
+
+/** The world plus its first node, whose fields it carries for single-node tests. */
+export interface TestEnv extends LbNode {
+  readonly dir: string;
+  readonly etcd: EtcdProcess;
+  readonly client: Etcd3;
+  readonly pods: Pod[];
   /** Writes the static services file: service → list of pods. */
   writeServices(services: Readonly<Record<string, readonly Pod[]>>): void;
   putSpec(host: string, spec: unknown): Promise<void>;
   putActive(host: string, colour: string): Promise<void>;
   put(key: string, value: string): Promise<void>;
   del(key: string): Promise<void>;
-  get(host: string, path?: string): Promise<GetResult>;
-  /** Polls until a request for `host` answers a body starting with `prefix` (or with `status`). */
-  until(host: string, expect: { body?: string; status?: number }, timeoutMs?: number): Promise<void>;
-  startDaemon(): Promise<Daemon>;
-  /** Log records of the in-process daemon, parsed. */
-  readonly logs: Array<Record<string, unknown>>;
-  /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests. */
-  spawnDaemon(): Managed;
-  reloads(): Promise<number>;
+  /** Another load balancer on the same etcd and pods, with its own HAProxy, ports and directory. */
+  addNode(name: string): Promise<LbNode>;
 }
 
 export function blueGreenSpec(name = 'web', extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -82,20 +102,54 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   }
   t.teardown(async () => void (await Promise.all(pods.map((p) => p.close()))));
 
+  const servicesFile = join(dir, 'services.yaml');
+  const writeServices = (services: Readonly<Record<string, readonly Pod[]>>): void => {
+    const doc: Record<string, { http: string[] }> = {};
+    for (const [svc, list] of Object.entries(services)) doc[svc] = { http: list.map((p) => `127.0.0.1:${p.port}`) };
+    writeFileSync(servicesFile, stringify({ services: doc }));
+  };
+  writeServices(byService);
+
+  const world: World = { etcd, servicesFile, opts };
+  const first = await startNode(t, world, opts.node ?? 'test-lb', dir);
+  return {
+    ...first,
+    dir, etcd, client, pods, writeServices,
+    putSpec: async (host, spec) => void (await client.put(`${PREFIX}vhosts/${host}/spec`).value(typeof spec === 'string' ? spec : JSON.stringify(spec))),
+    putActive: async (host, colour) => void (await client.put(`${PREFIX}vhosts/${host}/active`).value(colour)),
+    put: async (key, value) => void (await client.put(`${PREFIX}${key}`).value(value)),
+    del: async (key) => void (await client.delete().key(`${PREFIX}${key}`)),
+    addNode: (name) => {
+      const nodeDir = join(dir, name);
+      mkdirSync(nodeDir);
+      return startNode(t, world, name, nodeDir);
+    },
+  };
+}
+
+/** A world of `names.length` load balancers; nodes[0] is the env itself. */
+export async function startFleet(t: Teardown, names: readonly string[], opts: EnvOptions = {}): Promise<{ env: TestEnv; nodes: LbNode[] }> {
+  const [first = 'lb-1', ...rest] = names;
+  const env = await startEnv(t, { ...opts, node: first });
+  const nodes: LbNode[] = [env];
+  for (const name of rest) nodes.push(await env.addNode(name));
+  return { env, nodes };
+}
+
+interface World {
+  readonly etcd: EtcdProcess;
+  readonly servicesFile: string;
+  readonly opts: EnvOptions;
+}
+
+async function startNode(t: Teardown, world: World, name: string, dir: string): Promise<LbNode> {
   const paths = {
     config: join(dir, 'haproxy.cfg'),
     mapsDir: join(dir, 'maps'),
     master: join(dir, 'master.sock'),
     admin: join(dir, 'admin.sock'),
-    services: join(dir, 'services.yaml'),
+    services: world.servicesFile,
   };
-  const writeServices = (services: Readonly<Record<string, readonly Pod[]>>): void => {
-    const doc: Record<string, { http: string[] }> = {};
-    for (const [svc, list] of Object.entries(services)) doc[svc] = { http: list.map((p) => `127.0.0.1:${p.port}`) };
-    writeFileSync(paths.services, stringify({ services: doc }));
-  };
-  writeServices(byService);
-
   writeFileSync(paths.config, `global\n    stats socket ${paths.admin} mode 600 level admin expose-fd listeners\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n`);
   const haproxy = await startHaproxy({ config: paths.config, masterSocket: paths.master, pidFile: join(dir, 'haproxy.pid') });
   t.teardown(() => haproxy.stop());
@@ -104,17 +158,19 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   const apiPort = await freePort();
   const configFile = join(dir, 'config.yaml');
   const base = {
-    node: 'test-lb',
-    etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
-    ...(opts.withStatic === false ? {} : { static: { file: paths.services } }),
+    node: name,
+    etcd: { endpoints: [world.etcd.endpoint], prefix: PREFIX },
+    ...(world.opts.withStatic === false ? {} : { static: { file: paths.services } }),
     haproxy: { config: paths.config, mapsDir: paths.mapsDir, masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
     sync: { debounceMs: 20, maxDelayMs: 200 },
     api: { listen: `127.0.0.1:${apiPort}` },
     log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },
   };
-  writeFileSync(configFile, stringify(deepMerge(base, opts.config ?? {})));
+  writeFileSync(configFile, stringify(deepMerge(base, world.opts.config ?? {})));
   const config = (): Config => loadConfig({ file: configFile, required: true, env: {}, flags: {} });
-  const get = (host: string, path = '/'): Promise<GetResult> => httpGet(`http://127.0.0.1:${httpPort}${path}`, { host });
+  // A new connection per request: a kept-alive one may still be served by a draining old worker.
+  const fresh = new Agent({ keepAlive: false });
+  const get = (host: string, path = '/'): Promise<GetResult> => httpGet(`http://127.0.0.1:${httpPort}${path}`, { host, agent: fresh });
 
   const logs: Array<Record<string, unknown>> = [];
   const logStream = {
@@ -124,19 +180,14 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
     },
   };
   return {
-    logs,
-    dir, etcd, client, haproxy, httpPort, apiPort, pods, configFile, paths, config, writeServices, get,
-    putSpec: async (host, spec) => void (await client.put(`${PREFIX}vhosts/${host}/spec`).value(typeof spec === 'string' ? spec : JSON.stringify(spec))),
-    putActive: async (host, colour) => void (await client.put(`${PREFIX}vhosts/${host}/active`).value(colour)),
-    put: async (key, value) => void (await client.put(`${PREFIX}${key}`).value(value)),
-    del: async (key) => void (await client.delete().key(`${PREFIX}${key}`)),
+    name, haproxy, httpPort, apiPort, configFile, paths, config, get, logs,
     until: (host, expect, timeoutMs = 15000) =>
-      waitUntil(`${host} answering ${JSON.stringify(expect)}`, async () => {
+      waitUntil(`${name}: ${host} answering ${JSON.stringify(expect)}`, async () => {
         const res = await get(host);
         return (expect.status === undefined || res.status === expect.status) && (expect.body === undefined || res.body.startsWith(expect.body));
       }, timeoutMs),
-    startDaemon: async () => {
-      const daemon = await startDaemon(config(), createLogger('debug', logStream));
+    startDaemon: async (opts) => {
+      const daemon = await startDaemon(config(), createLogger('debug', logStream), opts);
       t.teardown(() => daemon.stop());
       return daemon;
     },
@@ -145,8 +196,15 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
       t.teardown(() => proc.stop());
       return proc;
     },
-    reloads: async () => {
-      return (await new MasterClient({ socket: paths.master }).showProc()).master.reloads;
+    reloads: async () => (await new MasterClient({ socket: paths.master }).showProc()).master.reloads,
+    api: async (method, path, body, headers = {}) => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
+        method,
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: text === '' ? null : (JSON.parse(text) as unknown) };
     },
   };
 }
