@@ -48,8 +48,6 @@ export interface Daemon {
 export interface DaemonOptions {
   /** Counts flip requests by result (for flips_total{result}). */
   readonly onFlip?: (result: FlipResult) => void;
-  /** TTL of the node status lease; tests shorten it to see a dead node expire sooner. */
-  readonly nodeLeaseTtlSeconds?: number;
 }
 
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -78,7 +76,6 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     readStats: serverStatsReader(new RuntimeClient({ socket: config.haproxy.adminSocket, timeoutMs: 2000 })),
     log,
     ...(opts.onFlip ? { onFlip: opts.onFlip } : {}),
-    ...(opts.nodeLeaseTtlSeconds ? { leaseTtlSeconds: opts.nodeLeaseTtlSeconds } : {}),
   });
   const trigger = new Trigger(() => reconciler.sync(), config.sync);
   const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), ...fleet.routes], log);

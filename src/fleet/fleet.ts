@@ -24,8 +24,6 @@ export interface FleetOptions {
   readonly readStats: ReadServerStats;
   readonly log: Logger;
   readonly onFlip?: (result: FlipResult) => void;
-  readonly leaseTtlSeconds?: number;
-  readonly refreshMs?: number;
 }
 
 export class Fleet {
@@ -42,8 +40,6 @@ export class Fleet {
       node: opts.node,
       log: opts.log,
       collect: async () => nodeStatusOf(opts.node, opts.state.applied(), (await opts.readStats()).stats, this.appliedAt),
-      ...(opts.leaseTtlSeconds ? { ttlSeconds: opts.leaseTtlSeconds } : {}),
-      ...(opts.refreshMs ? { refreshMs: opts.refreshMs } : {}),
     });
     const flipper = new Flipper({
       client: opts.client,
