@@ -5,14 +5,14 @@
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { backendHealth, type BackendHealth } from '../core/health.ts';
+import { backendHealth } from '../core/health.ts';
 import type { Problem } from '../core/model.ts';
 import type { AppliedState } from '../core/plan.ts';
 import type { ReadServerStats } from '../haproxy/server-stats.ts';
 import type { Route } from '../http/server.ts';
 import { vhostRoutes, type FlipResult } from '../http/vhosts.ts';
 import type { SyncReport } from '../reconcile/reconciler.ts';
-import { Flipper } from './flip.ts';
+import { Flipper, type TargetHealth } from './flip.ts';
 import { NodeReporter, nodeStatusOf, readNodes } from './nodes.ts';
 
 export interface FleetOptions {
@@ -46,7 +46,7 @@ export class Fleet {
       prefix: opts.prefix,
       node: opts.node,
       selfRevision: () => opts.state.applied()?.desired.revision ?? 0,
-      targetHealth: (host, colour) => this.targetHealth(host, colour),
+      targetHealth: (host, colour, specRevision) => this.targetHealth(host, colour, specRevision),
     });
     this.routes = vhostRoutes({
       node: opts.node,
@@ -75,11 +75,13 @@ export class Fleet {
     return this.reporter.stop();
   }
 
-  private async targetHealth(host: string, colour: string): Promise<BackendHealth | string> {
+  private async targetHealth(host: string, colour: string, specRevision: number): Promise<TargetHealth> {
     const applied = this.opts.state.applied();
     const backend = applied?.desired.vhosts.find((v) => v.host === host)?.backends.find((b) => b.colour === colour);
-    if (!applied || !backend) return `node ${this.opts.node} has not applied ${host} ${colour} yet, so HAProxy has not checked it`;
+    if (!applied || !backend || applied.desired.revision < specRevision) {
+      return { state: 'not-applied', reason: `node ${this.opts.node} has not applied the spec of ${host} (etcd revision ${specRevision}) yet, so its HAProxy has not checked ${colour}` };
+    }
     const { stats, error } = await this.opts.readStats();
-    return error ?? backendHealth(backend, applied, stats);
+    return error ? { state: 'unknown', reason: error } : { state: 'known', health: backendHealth(backend, applied, stats) };
   }
 }

@@ -22,12 +22,19 @@ export interface FlipDeps {
   /** This node: always waited for, even while its own status key is missing (a lease being re-granted). */
   readonly node: string;
   readonly selfRevision: () => number;
-  /** HAProxy's view of a colour on this node, or why it cannot be judged. */
-  readonly targetHealth: (host: string, colour: string) => Promise<BackendHealth | string>;
+  /** HAProxy's view of a colour on this node, once it runs the spec at `specRevision`. */
+  readonly targetHealth: (host: string, colour: string, specRevision: number) => Promise<TargetHealth>;
   readonly pollMs?: number;
   /** How long the health gate waits for servers HAProxy has not checked yet (default 5 s). */
   readonly pendingCheckMs?: number;
 }
+
+export type TargetHealth =
+  | { readonly state: 'known'; readonly health: BackendHealth }
+  /** This node has not applied that spec yet; it will shortly. */
+  | { readonly state: 'not-applied'; readonly reason: string }
+  /** HAProxy could not be asked. */
+  | { readonly state: 'unknown'; readonly reason: string };
 
 export interface NodeConfirmation {
   readonly node: string;
@@ -86,7 +93,7 @@ export class Flipper {
       return this.confirm({ host, from: keys.live, to: req.to, revision, changed: false }, req);
     }
     if (!req.force) {
-      const refusal = await this.gate(host, req.to, req.timeoutMs);
+      const refusal = await this.gate(host, keys, req.to, req.timeoutMs);
       // A flip that won meanwhile (and the reload it caused) can fail the gate; the truer answer is the conflict.
       if (refusal) return (await this.changedSince(host, keys)) ? this.lost(host, keys) : refusal;
     }
@@ -125,20 +132,17 @@ export class Flipper {
   }
 
   /**
-   * HAProxy starts every server UP and checks it within one interval, so
-   * right after a reload servers are UP without a check: the gate then asks
-   * again for a little while instead of refusing at once.
+   * The gate judges this node's HAProxy, so it waits a little while for what
+   * is about to change: a spec this node has not applied yet, and servers
+   * HAProxy has not checked since it reloaded (it starts them UP and checks
+   * them within one interval). Anything else is refused at once.
    */
-  private async gate(host: string, colour: string, timeoutMs: number): Promise<FlipOutcome | null> {
+  private async gate(host: string, keys: VHostKeys, colour: string, timeoutMs: number): Promise<FlipOutcome | null> {
     const deadline = Date.now() + Math.min(timeoutMs, this.deps.pendingCheckMs ?? PENDING_CHECK_MS);
     for (;;) {
-      const health = await this.deps.targetHealth(host, colour);
-      if (typeof health === 'string') return { kind: 'unhealthy', failing: [], message: `cannot confirm that ${host} ${colour} is healthy: ${health}` };
-      const verdict = healthGate(host, health);
-      if (verdict.ok) return null;
-      if (!verdict.pending || Date.now() >= deadline) {
-        return { kind: 'unhealthy', failing: verdict.failing, message: `${verdict.reason}; nothing was written (force skips this check)` };
-      }
+      const judged = judge(host, colour, await this.deps.targetHealth(host, colour, Number(keys.spec.mod_revision)));
+      if (judged === 'pass') return null;
+      if (!judged.settling || Date.now() >= deadline) return judged.refusal;
       await sleep(PENDING_POLL_MS);
     }
   }
@@ -181,6 +185,17 @@ export class Flipper {
     }
     return { nodes, error: null };
   }
+}
+
+/** The gate's verdict on one look; `settling`: the answer may change within moments, so look again. */
+function judge(host: string, colour: string, target: TargetHealth): 'pass' | { readonly refusal: FlipOutcome; readonly settling: boolean } {
+  if (target.state !== 'known') {
+    const refusal: FlipOutcome = { kind: 'unhealthy', failing: [], message: `cannot confirm that ${host} ${colour} is healthy: ${target.reason}` };
+    return { refusal, settling: target.state === 'not-applied' };
+  }
+  const verdict = healthGate(host, target.health);
+  if (verdict.ok) return 'pass';
+  return { refusal: { kind: 'unhealthy', failing: verdict.failing, message: `${verdict.reason}; nothing was written (force skips this check)` }, settling: verdict.pending };
 }
 
 function unconfirmed(written: Written, timeoutMs: number, nodes: readonly NodeConfirmation[], error: string | null): string {

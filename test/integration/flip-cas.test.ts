@@ -8,7 +8,7 @@ import { Etcd3 } from 'etcd3';
 import t from 'tap';
 import type { BackendHealth } from '../../src/core/health.ts';
 import { startEtcd, waitUntil } from '../../src/demo/processes.ts';
-import { Flipper, type FlipOutcome } from '../../src/fleet/flip.ts';
+import { Flipper, type FlipOutcome, type TargetHealth } from '../../src/fleet/flip.ts';
 import type { FlipRequest } from '../../src/fleet/flip-request.ts';
 import { nodeKey } from '../../src/fleet/nodes.ts';
 import { PREFIX, blueGreenSpec } from '../helpers/env.ts';
@@ -37,7 +37,7 @@ async function etcdClient(t: Teardown): Promise<Etcd3> {
 }
 
 /** A health check that holds every caller until `parties` have arrived, then runs `meanwhile` once. */
-function barrier(parties: number, meanwhile: () => Promise<void> = async () => {}): () => Promise<BackendHealth> {
+function barrier(parties: number, meanwhile: () => Promise<void> = async () => {}): () => Promise<TargetHealth> {
   let arrived = 0;
   let release: () => void = () => {};
   const open = new Promise<void>((resolve) => (release = resolve));
@@ -47,11 +47,11 @@ function barrier(parties: number, meanwhile: () => Promise<void> = async () => {
       release();
     }
     await open;
-    return HEALTHY;
+    return { state: 'known', health: HEALTHY };
   };
 }
 
-function flipper(client: Etcd3, targetHealth: () => Promise<BackendHealth>, node = 'lb-1'): Flipper {
+function flipper(client: Etcd3, targetHealth: () => Promise<TargetHealth>, node = 'lb-1'): Flipper {
   return new Flipper({ client, prefix: PREFIX, node, selfRevision: () => Number.MAX_SAFE_INTEGER, targetHealth, pollMs: 20 });
 }
 
@@ -88,7 +88,7 @@ t.test('wait: confirmed once every node key reports the revision; 504 names the 
   const status = (node: string, revision: number) => JSON.stringify({ node, revision, configHash: null, appliedAt: null, vhosts: {} });
   await client.put(nodeKey(PREFIX, 'lb-2')).value(status('lb-2', 1));
   await client.put(nodeKey(PREFIX, 'lb-3')).value('not json');
-  const healthy = async (): Promise<BackendHealth> => HEALTHY;
+  const healthy = async (): Promise<TargetHealth> => ({ state: 'known', health: HEALTHY });
 
   const timedOut = await flipper(client, healthy).flip(HOST, request('green', { wait: true, timeoutMs: 300 }));
   t.equal(timedOut.kind, 'timeout');

@@ -61,3 +61,24 @@ t.test('a lost lease is replaced and the status written again', async (t) => {
   }, 15000);
   t.same(await readNodes(client, PREFIX), [statusAt(5)]);
 });
+
+t.test('etcd down longer than the TTL and back: the reporter keeps retrying and publishes again', async (t) => {
+  const etcd = await startEtcd({ dataDir: join(tmpDir(t), 'etcd') });
+  const client = new Etcd3({ hosts: etcd.endpoint });
+  t.teardown(() => client.close());
+  let revision = 1;
+  const r = reporter(client, () => statusAt(revision), 1);
+  r.start();
+  t.teardown(() => r.stop());
+  await waitUntil('status written', async () => (await client.get(KEY).string()) !== null, 10000);
+
+  await etcd.stop();
+  revision = 2;
+  r.update();
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const again = await startEtcd({ dataDir: etcd.dataDir, clientPort: etcd.clientPort, peerPort: etcd.peerPort });
+  t.teardown(() => again.stop());
+  await waitUntil('status at revision 2', async () => (await readNodes(client, PREFIX))[0]?.revision === 2, 30000);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  t.same(await readNodes(client, PREFIX), [statusAt(2)], 'still there after more than twice the TTL: its lease is kept alive again');
+});
