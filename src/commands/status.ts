@@ -8,8 +8,8 @@ export const STATUS_HELP = `Usage: haproxy-sync status [options]
 
 Asks the daemon's API for its view and prints a table: each vhost, its live
 colour, per colour the servers HAProxy reports up out of the ready
-endpoints, and the colour each node in the fleet serves; then each node's
-applied etcd revision. Exit 0 when the API answered, 1 otherwise.
+endpoints (and how many it has not checked yet since a reload), and the
+colour each node in the fleet serves; then each node's applied etcd revision. Exit 0 when the API answered, 1 otherwise.
 
 Status options:
 ${API_FLAG_HELP}`;
@@ -35,7 +35,7 @@ export function formatStatus(view: VHostsView): string {
   const vhostRows = view.vhosts.map((v) => [
     v.host,
     v.active ?? '-',
-    v.backends.map((b) => `${b.colour} ${b.up}/${b.ready}`).join('  ') || '-',
+    v.backends.map(colourCell).join('  ') || '-',
     ...nodes.map((node) => v.nodes.find((n) => n.node === node)?.active ?? '-'),
   ]);
   const nodeRows = view.nodes.map((n) => [n.node === view.node ? `${n.node} (this node)` : n.node, String(n.revision), n.configHash ?? '-', n.appliedAt ?? 'never']);
@@ -47,6 +47,12 @@ export function formatStatus(view: VHostsView): string {
     problems.length > 0 ? `\nproblems:\n${problems.join('\n')}\n` : '',
     view.errors.length > 0 ? `\nincomplete answer:\n${view.errors.map((e) => `  ${e}`).join('\n')}\n` : '',
   ].join('');
+}
+
+/** "green 1/2", and how many of the rest HAProxy has not checked yet (right after a reload). */
+function colourCell(b: VHostsView['vhosts'][number]['backends'][number]): string {
+  const unchecked = b.servers.filter((s) => s.pending).length;
+  return `${b.colour} ${b.up}/${b.ready}${unchecked > 0 ? ` (${unchecked} unchecked)` : ''}`;
 }
 
 /** Left-aligned columns, two spaces apart. */

@@ -152,7 +152,8 @@ t.test('flip and status commands talk to the API', async (t) => {
   t.match(header, /^VHOST +LIVE +UP\/READY PER COLOUR +lb-1 +lb-2 +lb-3$/);
   t.match(status.stdout, new RegExp(`^bad\\.example\\.com +- +- +- +- +-$`, 'm'), 'a broken vhost is listed');
   t.match(row, /^bad\.example\.com/);
-  t.match(status.stdout, new RegExp(`^${HOST.replace(/\./g, '\\.')} +green +blue \\d/2  green \\d/2 +green +green +green$`, 'm'));
+  const unchecked = '(?: \\(\\d unchecked\\))?';
+  t.match(status.stdout, new RegExp(`^${HOST.replace(/\./g, '\\.')} +green +blue \\d/2${unchecked}  green \\d/2${unchecked} +green +green +green$`, 'm'));
   t.match(status.stdout, /^NODE +REVISION +CONFIG +APPLIED AT$/m);
   t.match(status.stdout, /^lb-1 \(this node\) +\d+ +[0-9a-f]{16} +\d{4}-\d\d-\d\dT/m);
   t.match(status.stdout, /SPEC_INVALID etcd key \/haproxy-sync\/vhosts\/bad\.example\.com\/spec: not valid JSON/);
