@@ -129,6 +129,12 @@ t.test('a killed daemon: flips name it until its node key expires, then confirm 
   t.equal(await env.client.get(nodeKey(PREFIX, 'lb-2')).string(), null, 'a cleanly stopped daemon deletes its key at once');
   const single = await lb1.api('POST', `/v1/vhosts/${HOST}/flip`, { to: 'green' });
   t.same((single.body as FlipBody).nodes.map((n) => n.node), ['lb-1']);
+
+  const restarted = lb3.spawnDaemon();
+  await fleetAt(env, ['lb-3'], (single.body as FlipBody).revision);
+  restarted.child.kill('SIGTERM');
+  t.equal(await new Promise((r) => restarted.child.once('exit', r)), 0, 'SIGTERM stops the daemon cleanly');
+  t.equal(await env.client.get(nodeKey(PREFIX, 'lb-3')).string(), null, 'and its key is gone when it has exited');
 });
 
 t.test('flip and status commands talk to the API', async (t) => {
