@@ -3,8 +3,10 @@ import { errorCode, errorMessage } from './errors.ts';
 import { createLogger } from './log.ts';
 import { CHECK_HELP, checkCommand } from './commands/check.ts';
 import { CONFIG_FLAGS_HELP, configFromArgs, parseConfigArgs } from './commands/common.ts';
+import { flipCommand } from './commands/flip.ts';
 import { RENDER_HELP, renderCommand } from './commands/render.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
+import { statusCommand } from './commands/status.ts';
 
 const USAGE = `Usage: haproxy-sync <command> [options]
 
@@ -14,6 +16,8 @@ Commands:
   run      the daemon
   render   print the haproxy.cfg and maps the daemon would write
   check    validate the daemon config, the templates and the rendered output
+  flip     make a colour live for a vhost, through the daemon's API, and wait for the fleet
+  status   table of vhosts, live colours, server health per colour, and every node's state
 Run "haproxy-sync <command> --help" for a command's options.`;
 
 /** Exit codes: 0 ok, 1 failed or invalid, 2 bad flags or a bad config file. */
@@ -27,6 +31,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await configCommand(rest, RENDER_HELP, 'stderr', renderCommand);
       case 'check':
         return await configCommand(rest, CHECK_HELP, 'stderr', checkCommand);
+      case 'flip':
+        return await flipCommand(rest);
+      case 'status':
+        return await statusCommand(rest);
       case undefined:
       case '--help':
       case 'help':

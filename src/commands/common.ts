@@ -9,8 +9,8 @@ export const CONFIG_FLAGS_HELP = `Options:
                        HAPROXY_SYNC_* environment variables, which override the file)
   --help               show this help`;
 
-export function parseConfigArgs(argv: readonly string[], extraSwitches: readonly string[] = []): ParsedArgs {
-  return parseArgs(argv, { flags: ['config', ...configFlags().keys()], switches: ['help', ...extraSwitches] });
+export function parseConfigArgs(argv: readonly string[], extraSwitches: readonly string[] = [], extraFlags: readonly string[] = []): ParsedArgs {
+  return parseArgs(argv, { flags: ['config', ...configFlags().keys(), ...extraFlags], switches: ['help', ...extraSwitches] });
 }
 
 export function configFromArgs(args: ParsedArgs): Config {

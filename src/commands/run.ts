@@ -2,13 +2,18 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ReloadApplier } from '../haproxy/apply.ts';
+import { Fleet } from '../fleet/fleet.ts';
 import { MasterClient } from '../haproxy/master.ts';
+import { RuntimeClient } from '../haproxy/runtime.ts';
+import { serverStatsReader } from '../haproxy/server-stats.ts';
+import { readApiToken } from '../http/auth.ts';
 import { healthRoutes } from '../http/health.ts';
 import { Metrics } from '../http/metrics.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
+import type { FlipResult } from '../http/vhosts.ts';
 import { awaitStopSignal, signalExitCode } from '../lifecycle/signals.ts';
 import { SystemdNotifier, takeSystemdEnv } from '../lifecycle/systemd.ts';
-import { Reconciler } from '../reconcile/reconciler.ts';
+import { combineObservers, Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
 import { VERSION } from '../version.ts';
 import { createSources, renderSettings, stopSources } from '../wiring.ts';
@@ -54,7 +59,13 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+export interface DaemonOptions {
+  /** Counts flip requests by result (for flips_total{result}). */
+  readonly onFlip?: (result: FlipResult) => void;
+}
+
+export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+  const token = config.api.tokenFile ? readApiToken(config.api.tokenFile) : null;
   const sources = createSources(config, log);
   const metrics = new Metrics({ version: VERSION, sources: () => sources.all.map((s) => s.status()) });
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
@@ -70,11 +81,25 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
     log,
-    observer: metrics.reconcileObserver(),
+    observer: combineObservers(metrics.reconcileObserver(), { onSynced: (report) => fleet.synced(report) }),
+  });
+  const fleet = new Fleet({
+    node: config.node,
+    prefix: config.etcd.prefix,
+    client: sources.etcdClient,
+    token,
+    state: reconciler,
+    readStats: serverStatsReader(new RuntimeClient({ socket: config.haproxy.adminSocket, timeoutMs: 2000 })),
+    log,
+    onFlip: (result) => {
+      metrics.flip(result);
+      opts.onFlip?.(result);
+    },
   });
   // Read when the sync starts: the changes it applies are those seen up to then.
   const trigger: Trigger = new Trigger(() => reconciler.sync(trigger.firstPendingAt()), config.sync);
-  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route()], log);
+  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes], log);
+  fleet.start();
   for (const source of sources.all) source.start(() => trigger.poke());
   log.info({ node: config.node, api: config.api.listen, haproxyConfig: config.haproxy.config, version: VERSION }, 'haproxy-sync started');
   return {
@@ -82,8 +107,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     metrics,
     http,
     async stop() {
-      // The trigger schedules nothing more and waits for an apply in flight while the watchers close.
-      await Promise.all([trigger.stop(), stopSources(sources)]);
+      // The trigger schedules nothing more and waits for an apply in flight while the watchers close;
+      // the node key goes before the etcd client closes: a cleanly stopped node must not be waited for by flips.
+      await Promise.all([trigger.stop(), fleet.stop().then(() => stopSources(sources))]);
       await http.close();
     },
   };

@@ -121,8 +121,13 @@ haproxy-sync demo is running (files in ${demo.dir}).
   Flip to green with one etcd write:
     etcdctl --endpoints=${demo.etcdEndpoint} put ${PREFIX}vhosts/${HOST}/active green
 
+  Or flip back through the API, which refuses an unhealthy colour and
+  answers once HAProxy serves it:
+    curl -X POST -H 'content-type: application/json' -d '{"to": "blue"}' http://127.0.0.1:${demo.apiPort}/v1/vhosts/${HOST}/flip
+
   See what the daemon thinks:
     curl http://127.0.0.1:${demo.apiPort}/readyz
+    curl http://127.0.0.1:${demo.apiPort}/v1/vhosts
 
 Ctrl-C stops everything.
 `);

@@ -12,6 +12,7 @@ import type { ReloadHooks } from '../haproxy/apply.ts';
 import type { ReconcileObserver, SyncReport } from '../reconcile/reconciler.ts';
 import type { SourceStatus } from '../sources/source.ts';
 import type { Route } from './server.ts';
+import type { FlipResult } from './vhosts.ts';
 
 export const PREFIX = 'haproxy_sync_';
 
@@ -19,7 +20,6 @@ export const PREFIX = 'haproxy_sync_';
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export type ServerState = 'active' | 'standby' | 'spare';
-export type FlipResult = 'ok' | 'bad_request' | 'unauthorized' | 'not_found' | 'conflict' | 'timeout' | 'error';
 
 export interface MetricsOptions {
   readonly version: string;
@@ -95,9 +95,9 @@ export class Metrics {
     this.runtimeCommands.inc({ result: ok ? 'ok' : 'error' });
   }
 
-  /** For the flip API: counts one flip by the HTTP status it was answered with. */
-  flip(status: number): void {
-    this.flips.inc({ result: flipResult(status) });
+  /** For the flip API: counts one flip by its result. */
+  flip(result: FlipResult): void {
+    this.flips.inc({ result });
   }
 
   route(): Route {
@@ -189,25 +189,6 @@ export function countServers(applied: AppliedState): Record<ServerState, number>
  */
 export function hashValue(hash: string): number {
   return Number.parseInt(hash.slice(0, 13), 16);
-}
-
-export function flipResult(status: number): FlipResult {
-  switch (status) {
-    case 200:
-      return 'ok';
-    case 400:
-      return 'bad_request';
-    case 401:
-      return 'unauthorized';
-    case 404:
-      return 'not_found';
-    case 409:
-      return 'conflict';
-    case 504:
-      return 'timeout';
-    default:
-      return 'error';
-  }
 }
 
 function outcome(ok: boolean): 'success' | 'failure' {

@@ -6,13 +6,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parseListen } from '../config.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, type ErrorCode } from '../errors.ts';
 
 export interface Reply {
   readonly status: number;
   readonly body: unknown;
   /** Sent as is with this content type instead of JSON. */
   readonly text?: { readonly contentType: string; readonly body: string };
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type Handler = (req: IncomingMessage, params: readonly string[]) => Promise<Reply> | Reply;
@@ -27,8 +28,8 @@ export function json(status: number, body: unknown): Reply {
   return { status, body };
 }
 
-export function apiError(status: number, code: string, message: string, extra: Record<string, unknown> = {}): Reply {
-  return { status, body: { error: { code, message, ...extra } } };
+export function apiError(status: number, code: ErrorCode, message: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>): Reply {
+  return { status, body: { error: { code, message, ...extra } }, ...(headers ? { headers } : {}) };
 }
 
 export interface HttpServer {
@@ -58,11 +59,11 @@ async function handle(routes: readonly Route[], req: IncomingMessage, res: Serve
     reply = apiError(500, 'INTERNAL', errorMessage(err));
   }
   if (reply.text) {
-    res.writeHead(reply.status, { 'content-type': reply.text.contentType });
+    res.writeHead(reply.status, { ...reply.headers, 'content-type': reply.text.contentType });
     res.end(reply.text.body);
     return;
   }
-  res.writeHead(reply.status, { 'content-type': 'application/json' });
+  res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json' });
   res.end(`${JSON.stringify(reply.body)}\n`);
 }
 
@@ -72,9 +73,19 @@ async function dispatch(routes: readonly Route[], req: IncomingMessage, path: st
     const m = route.path.exec(path);
     if (!m) continue;
     pathMatched = true;
-    if (route.method === req.method) return route.handler(req, m.slice(1).map((p) => decodeURIComponent(p)));
+    if (route.method !== req.method) continue;
+    const params = decodeParams(m.slice(1));
+    return params ? route.handler(req, params) : apiError(400, 'BAD_REQUEST', `${path} has a malformed %-escape`);
   }
   return pathMatched ? apiError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`) : apiError(404, 'NOT_FOUND', `no route ${path}`);
+}
+
+function decodeParams(raw: readonly (string | undefined)[]): string[] | null {
+  try {
+    return raw.map((p) => decodeURIComponent(p ?? ''));
+  } catch {
+    return null;
+  }
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -50,6 +50,14 @@ export interface ReconcileObserver {
   onSynced?(report: SyncReport, applied: AppliedState | null): void;
 }
 
+/** Several observers as one, each told in turn. */
+export function combineObservers(...observers: readonly ReconcileObserver[]): ReconcileObserver {
+  return {
+    onRender: (durationMs) => observers.forEach((o) => o.onRender?.(durationMs)),
+    onSynced: (report, applied) => observers.forEach((o) => o.onSynced?.(report, applied)),
+  };
+}
+
 export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly retry = new Backoff(1000, 30000);

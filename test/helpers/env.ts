@@ -1,23 +1,24 @@
 /**
- * A whole test world on loopback: a real etcd, a real HAProxy (master-worker),
- * pods as tiny HTTP servers, a static services file or a fake Kubernetes API
- * server, and the daemon, started in-process or as a child process.
- * Everything stops at teardown.
+ * A whole test world on loopback: a real etcd, pods as tiny HTTP servers, a
+ * static services file or a fake Kubernetes API server, and one or more
+ * load-balancer nodes, each a real HAProxy (master-worker) with its own
+ * daemon, started in-process or as a child process. Everything stops at
+ * teardown.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { startDaemon, type Daemon } from '../../src/commands/run.ts';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../src/commands/run.ts';
 import { httpGet, type GetResult } from '../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../src/demo/pods.ts';
 import { freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
 import { MasterClient } from '../../src/haproxy/master.ts';
-import { captureLogs } from './logs.ts';
 import { FakeApiServer, type FakeApiServerOptions } from '../fixtures/fake-apiserver.ts';
 import { applyService, publishPods, type PublishOptions } from './kube.ts';
+import { captureLogs } from './logs.ts';
 import { tmpDir, type Teardown } from './tmp.ts';
 
 export const PREFIX = '/haproxy-sync/';
@@ -26,9 +27,11 @@ export const BIN = join(import.meta.dirname, '../../bin/haproxy-sync.js');
 export interface EnvOptions {
   /** Pods per colour per service: { 'shop/web-blue': ['blue', 2] }. */
   readonly services?: Readonly<Record<string, readonly [string, number]>>;
-  /** Extra daemon config, merged over the generated one. */
+  /** Extra daemon config, merged over the generated one (for every node). */
   readonly config?: Record<string, unknown>;
   readonly withStatic?: boolean;
+  /** The first node's name (default test-lb). */
+  readonly node?: string;
   /**
    * Endpoints from a fake Kubernetes API server instead of the static file: pods get pod IPs
    * (loopback addresses) sharing one port, and each service is published as a Service with an
@@ -47,13 +50,45 @@ export interface KubeEnvOptions {
   readonly watchTimeoutSeconds?: number;
 }
 
-export interface TestEnv {
-  readonly dir: string;
-  readonly etcd: EtcdProcess;
-  readonly client: Etcd3;
+export interface ApiAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+/** One load balancer: a HAProxy, its daemon config and the daemon. */
+export interface LbNode {
+  readonly name: string;
   readonly haproxy: HaproxyProcess;
   readonly httpPort: number;
   readonly apiPort: number;
+  readonly configFile: string;
+  readonly paths: { readonly config: string; readonly mapsDir: string; readonly master: string; readonly admin: string; readonly services: string };
+  config(): Config;
+  get(host: string, path?: string): Promise<GetResult>;
+  /** Polls until a request for `host` answers a body starting with `body` (and/or with `status`). */
+  until(host: string, expect: { body?: string; status?: number }, timeoutMs?: number): Promise<void>;
+  /** The distinct answers ("blue blue-1", or "HTTP 503") of `requests` requests for `host`, sorted. */
+  servedBy(host: string, requests?: number): Promise<string[]>;
+  /** Polls until exactly these pods answer for `host`. */
+  untilServedBy(host: string, pods: readonly Pod[], timeoutMs?: number): Promise<void>;
+  startDaemon(opts?: DaemonOptions): Promise<Daemon>;
+  /** Log records of the in-process daemon, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests; `env` is added to the environment. */
+  spawnDaemon(opts?: { env?: Readonly<Record<string, string>> }): Managed;
+  reloads(): Promise<number>;
+  /** A call to the daemon's HTTP API; JSON in, JSON out. */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+  /** A GET to the daemon's HTTP API, the answer as text (for /metrics). */
+  apiText(path: string): Promise<GetResult>;
+}
+
+/** The world plus its first node, whose fields it carries for single-node tests. */
+export interface TestEnv extends LbNode {
+  readonly dir: string;
+  readonly etcd: EtcdProcess;
+  readonly client: Etcd3;
   readonly pods: Pod[];
   /** The fake API server and the kubeconfig for it, with the kubernetes option. */
   readonly kube: FakeApiServer | null;
@@ -62,30 +97,14 @@ export interface TestEnv {
   startPod(colour: string, name: string): Promise<Pod>;
   /** Publishes pods as the ready (or not) endpoints of a Service on the fake API server. */
   publish(ref: string, pods: readonly Pod[], opts?: PublishOptions): void;
-  readonly configFile: string;
-  readonly paths: { readonly config: string; readonly mapsDir: string; readonly master: string; readonly admin: string; readonly services: string };
-  config(): Config;
   /** Writes the static services file: service → list of pods. */
   writeServices(services: Readonly<Record<string, readonly Pod[]>>): void;
   putSpec(host: string, spec: unknown): Promise<void>;
   putActive(host: string, colour: string): Promise<void>;
   put(key: string, value: string): Promise<void>;
   del(key: string): Promise<void>;
-  get(host: string, path?: string): Promise<GetResult>;
-  /** Polls until a request for `host` answers a body starting with `prefix` (or with `status`). */
-  until(host: string, expect: { body?: string; status?: number }, timeoutMs?: number): Promise<void>;
-  /** The distinct answers ("blue blue-1", or "HTTP 503") of `requests` requests for `host`, sorted. */
-  servedBy(host: string, requests?: number): Promise<string[]>;
-  /** Polls until exactly these pods answer for `host`. */
-  untilServedBy(host: string, pods: readonly Pod[], timeoutMs?: number): Promise<void>;
-  startDaemon(): Promise<Daemon>;
-  /** Log records of the in-process daemon, parsed. */
-  readonly logs: Array<Record<string, unknown>>;
-  /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests; `env` is added to the environment. */
-  spawnDaemon(opts?: { env?: Readonly<Record<string, string>> }): Managed;
-  /** A GET to the daemon's HTTP API. */
-  api(path: string): Promise<GetResult>;
-  reloads(): Promise<number>;
+  /** Another load balancer on the same etcd and pods, with its own HAProxy, ports and directory. */
+  addNode(name: string): Promise<LbNode>;
 }
 
 export function blueGreenSpec(name = 'web', extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -130,20 +149,57 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
     }
   }
 
+  const servicesFile = join(dir, 'services.yaml');
+  const writeServices = (services: Readonly<Record<string, readonly Pod[]>>): void => {
+    const doc: Record<string, { http: string[] }> = {};
+    for (const [svc, list] of Object.entries(services)) doc[svc] = { http: list.map((p) => `127.0.0.1:${p.port}`) };
+    writeFileSync(servicesFile, stringify({ services: doc }));
+  };
+  writeServices(byService);
+
+  const world: World = { etcd, servicesFile, kubeconfig, opts };
+  const first = await startNode(t, world, opts.node ?? 'test-lb', dir);
+  return {
+    ...first,
+    dir, etcd, client, pods, kube, kubeconfig, writeServices,
+    startPod: addPod,
+    publish,
+    putSpec: async (host, spec) => void (await client.put(`${PREFIX}vhosts/${host}/spec`).value(typeof spec === 'string' ? spec : JSON.stringify(spec))),
+    putActive: async (host, colour) => void (await client.put(`${PREFIX}vhosts/${host}/active`).value(colour)),
+    put: async (key, value) => void (await client.put(`${PREFIX}${key}`).value(value)),
+    del: async (key) => void (await client.delete().key(`${PREFIX}${key}`)),
+    addNode: (name) => {
+      const nodeDir = join(dir, name);
+      mkdirSync(nodeDir);
+      return startNode(t, world, name, nodeDir);
+    },
+  };
+}
+
+/** A world of `names.length` load balancers; nodes[0] is the env itself. */
+export async function startFleet(t: Teardown, names: readonly string[], opts: EnvOptions = {}): Promise<{ env: TestEnv; nodes: LbNode[] }> {
+  const [first = 'lb-1', ...rest] = names;
+  const env = await startEnv(t, { ...opts, node: first });
+  const nodes: LbNode[] = [env];
+  for (const name of rest) nodes.push(await env.addNode(name));
+  return { env, nodes };
+}
+
+interface World {
+  readonly etcd: EtcdProcess;
+  readonly servicesFile: string;
+  readonly kubeconfig: string | null;
+  readonly opts: EnvOptions;
+}
+
+async function startNode(t: Teardown, world: World, name: string, dir: string): Promise<LbNode> {
   const paths = {
     config: join(dir, 'haproxy.cfg'),
     mapsDir: join(dir, 'maps'),
     master: join(dir, 'master.sock'),
     admin: join(dir, 'admin.sock'),
-    services: join(dir, 'services.yaml'),
+    services: world.servicesFile,
   };
-  const writeServices = (services: Readonly<Record<string, readonly Pod[]>>): void => {
-    const doc: Record<string, { http: string[] }> = {};
-    for (const [svc, list] of Object.entries(services)) doc[svc] = { http: list.map((p) => `127.0.0.1:${p.port}`) };
-    writeFileSync(paths.services, stringify({ services: doc }));
-  };
-  writeServices(byService);
-
   writeFileSync(paths.config, `global\n    stats socket ${paths.admin} mode 600 level admin expose-fd listeners\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n`);
   const haproxy = await startHaproxy({ config: paths.config, masterSocket: paths.master, pidFile: join(dir, 'haproxy.pid') });
   t.teardown(() => haproxy.stop());
@@ -152,16 +208,16 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   const apiPort = await freePort();
   const configFile = join(dir, 'config.yaml');
   const base = {
-    node: 'test-lb',
-    etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
-    ...((opts.withStatic ?? !kube) ? { static: { file: paths.services } } : {}),
-    ...(kube
+    node: name,
+    etcd: { endpoints: [world.etcd.endpoint], prefix: PREFIX },
+    ...((world.opts.withStatic ?? !world.kubeconfig) ? { static: { file: paths.services } } : {}),
+    ...(world.kubeconfig
       ? {
           kubernetes: {
-            kubeconfig,
-            namespaces: opts.kubernetes?.namespaces ?? [],
-            endpoints: opts.kubernetes?.endpoints ?? 'slices',
-            watchTimeoutSeconds: opts.kubernetes?.watchTimeoutSeconds ?? 5,
+            kubeconfig: world.kubeconfig,
+            namespaces: world.opts.kubernetes?.namespaces ?? [],
+            endpoints: world.opts.kubernetes?.endpoints ?? 'slices',
+            watchTimeoutSeconds: world.opts.kubernetes?.watchTimeoutSeconds ?? 5,
           },
         }
       : {}),
@@ -170,7 +226,7 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
     api: { listen: `127.0.0.1:${apiPort}` },
     log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },
   };
-  writeFileSync(configFile, stringify(deepMerge(base, opts.config ?? {})));
+  writeFileSync(configFile, stringify(deepMerge(base, world.opts.config ?? {})));
   const config = (): Config => loadConfig({ file: configFile, required: true, env: {}, flags: {} });
   // A new connection per request: a kept-alive one may still be served by a draining old worker.
   const fresh = new Agent({ keepAlive: false });
@@ -186,16 +242,9 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
     return [...seen].sort();
   };
   return {
-    logs,
-    dir, etcd, client, haproxy, httpPort, apiPort, pods, kube, kubeconfig, configFile, paths, config, writeServices, get,
-    startPod: addPod,
-    publish,
-    putSpec: async (host, spec) => void (await client.put(`${PREFIX}vhosts/${host}/spec`).value(typeof spec === 'string' ? spec : JSON.stringify(spec))),
-    putActive: async (host, colour) => void (await client.put(`${PREFIX}vhosts/${host}/active`).value(colour)),
-    put: async (key, value) => void (await client.put(`${PREFIX}${key}`).value(value)),
-    del: async (key) => void (await client.delete().key(`${PREFIX}${key}`)),
+    name, haproxy, httpPort, apiPort, configFile, paths, config, get, logs,
     until: (host, expect, timeoutMs = 15000) =>
-      waitUntil(`${host} answering ${JSON.stringify(expect)}`, async () => {
+      waitUntil(`${name}: ${host} answering ${JSON.stringify(expect)}`, async () => {
         const res = await get(host);
         return (expect.status === undefined || res.status === expect.status) && (expect.body === undefined || res.body.startsWith(expect.body));
       }, timeoutMs),
@@ -203,15 +252,15 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
     untilServedBy: async (host, expected, timeoutMs = 15000) => {
       const want = expected.map(podAnswer).sort().join(', ');
       let last: string[] = [];
-      await waitUntil(`${host} served by ${want}`, async () => {
+      await waitUntil(`${name}: ${host} served by ${want}`, async () => {
         last = await servedBy(host, Math.max(6, expected.length * 4));
         return last.join(', ') === want;
       }, timeoutMs).catch((err: unknown) => {
         throw new Error(`${err instanceof Error ? err.message : String(err)}; last served by ${last.join(', ')}`);
       });
     },
-    startDaemon: async () => {
-      const daemon = await startDaemon(config(), log);
+    startDaemon: async (opts) => {
+      const daemon = await startDaemon(config(), log, opts);
       t.teardown(() => daemon.stop());
       return daemon;
     },
@@ -220,9 +269,16 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
       t.teardown(() => proc.stop());
       return proc;
     },
-    api: (path) => httpGet(`http://127.0.0.1:${apiPort}${path}`),
-    reloads: async () => {
-      return (await new MasterClient({ socket: paths.master }).showProc()).master.reloads;
+    apiText: (path) => httpGet(`http://127.0.0.1:${apiPort}${path}`),
+    reloads: async () => (await new MasterClient({ socket: paths.master }).showProc()).master.reloads,
+    api: async (method, path, body, headers = {}) => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, {
+        method,
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: text === '' ? null : (JSON.parse(text) as unknown) };
     },
   };
 }

@@ -33,7 +33,7 @@ const TYPES: Readonly<Record<string, string>> = {
 };
 
 async function scrape(env: TestEnv): Promise<Scrape> {
-  const res = await env.api('/metrics');
+  const res = await env.apiText('/metrics');
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   if (!String(res.headers['content-type']).startsWith('text/plain; version=0.0.4')) throw new Error(`/metrics content type ${res.headers['content-type']}`);
   return parseMetrics(res.body);
@@ -119,7 +119,7 @@ t.test('/metrics while real reloads, flips and a rejected config happen: names, 
     t.equal(v(after, 'config_checks_total', { result: 'failure' }), v(before, 'config_checks_total', { result: 'failure' }) + 1, 'one failed haproxy -c');
     t.equal(v(after, 'reloads_total', { result: 'success' }) + v(after, 'reloads_total', { result: 'failure' }), v(before, 'reloads_total', { result: 'success' }) + v(before, 'reloads_total', { result: 'failure' }), 'no reload attempted');
     t.equal(v(after, 'config_hash'), v(before, 'config_hash'), 'config_hash still names the config HAProxy runs');
-    const ready = await env.api('/readyz');
+    const ready = await env.apiText('/readyz');
     t.equal(ready.status, 503, '/readyz is 503');
     const body = JSON.parse(ready.body) as { reasons: string[]; lastApply: { code: string } };
     t.match(body.reasons.join('\n'), /last apply failed \(HAPROXY_CHECK_FAILED\): haproxy -c rejected the rendered config: .*this-is-not-a-keyword/, 'and says why, in HAProxy\'s words');
@@ -128,7 +128,7 @@ t.test('/metrics while real reloads, flips and a rejected config happen: names, 
 
     writeFileSync(join(templates, 'backend.eta'), good);
     await scrapeUntil(env, 'recovery in the metrics', (s) => s.value(`${P}config_last_reload_successful`) === 1);
-    t.equal((await env.api('/readyz')).status, 200, 'ready again once the template is fixed');
+    t.equal((await env.apiText('/readyz')).status, 200, 'ready again once the template is fixed');
   });
 
   await t.test('etcd down and back: source_up drops to 0 and returns, watch_restarts_total rises', async (t) => {

@@ -27,7 +27,7 @@ t.test('under systemd (Type=notify): READY=1 once serving, WATCHDOG=1 while runn
   const daemon = env.spawnDaemon({ env: { NOTIFY_SOCKET: socket, WATCHDOG_USEC: '200000' } });
 
   await waitUntil('READY=1', async () => messages().some((m) => m.split('\n').includes('READY=1')), 15000, daemon);
-  t.equal((await env.api('/healthz')).status, 200, 'the API answers by the time READY=1 is sent');
+  t.equal((await env.apiText('/healthz')).status, 200, 'the API answers by the time READY=1 is sent');
   await waitUntil('three watchdog pings', async () => messages().filter((m) => m === 'WATCHDOG=1').length >= 3, 15000, daemon);
   await env.until('shop.example.com', { body: 'blue' });
 

@@ -1,0 +1,87 @@
+/**
+ * This daemon's part in the fleet: its node status key, the flip, and the
+ * /v1/vhosts routes, wired to the reconciler's applied state and HAProxy's
+ * own view of server health.
+ */
+import type { Etcd3 } from 'etcd3';
+import type { Logger } from 'pino';
+import { backendHealth } from '../core/health.ts';
+import type { Problem } from '../core/model.ts';
+import type { AppliedState } from '../core/plan.ts';
+import type { ReadServerStats } from '../haproxy/server-stats.ts';
+import type { Route } from '../http/server.ts';
+import { vhostRoutes, type FlipResult } from '../http/vhosts.ts';
+import type { SyncReport } from '../reconcile/reconciler.ts';
+import { Flipper, type TargetHealth } from './flip.ts';
+import { NodeReporter, nodeStatusOf, readNodes } from './nodes.ts';
+
+export interface FleetOptions {
+  readonly node: string;
+  readonly prefix: string;
+  readonly client: Etcd3;
+  readonly token: string | null;
+  readonly state: { applied(): AppliedState | null; problems(): readonly Problem[] };
+  readonly readStats: ReadServerStats;
+  readonly log: Logger;
+  readonly onFlip?: (result: FlipResult) => void;
+}
+
+export class Fleet {
+  readonly routes: readonly Route[];
+  private readonly opts: FleetOptions;
+  private readonly reporter: NodeReporter;
+  private appliedAt: number | null = null;
+
+  constructor(opts: FleetOptions) {
+    this.opts = opts;
+    this.reporter = new NodeReporter({
+      client: opts.client,
+      prefix: opts.prefix,
+      node: opts.node,
+      log: opts.log,
+      collect: async () => nodeStatusOf(opts.node, opts.state.applied(), (await opts.readStats()).stats, this.appliedAt),
+    });
+    const flipper = new Flipper({
+      client: opts.client,
+      prefix: opts.prefix,
+      node: opts.node,
+      selfRevision: () => opts.state.applied()?.desired.revision ?? 0,
+      targetHealth: (host, colour, specRevision) => this.targetHealth(host, colour, specRevision),
+    });
+    this.routes = vhostRoutes({
+      node: opts.node,
+      token: opts.token,
+      state: opts.state,
+      readStats: opts.readStats,
+      readNodes: () => readNodes(opts.client, opts.prefix),
+      flipper,
+      ...(opts.onFlip ? { onFlip: opts.onFlip } : {}),
+    });
+  }
+
+  start(): void {
+    this.reporter.start();
+  }
+
+  /** Called after every sync; a successful one changes what this node reports. */
+  synced(report: SyncReport): void {
+    if (!report.ok) return;
+    this.appliedAt = report.at;
+    this.reporter.update();
+  }
+
+  /** Deletes this node's status key: a stopped node is no longer waited for. */
+  stop(): Promise<void> {
+    return this.reporter.stop();
+  }
+
+  private async targetHealth(host: string, colour: string, specRevision: number): Promise<TargetHealth> {
+    const applied = this.opts.state.applied();
+    const backend = applied?.desired.vhosts.find((v) => v.host === host)?.backends.find((b) => b.colour === colour);
+    if (!applied || !backend || applied.desired.revision < specRevision) {
+      return { state: 'not-applied', reason: `node ${this.opts.node} has not applied the spec of ${host} (etcd revision ${specRevision}) yet, so its HAProxy has not checked ${colour}` };
+    }
+    const { stats, error } = await this.opts.readStats();
+    return error ? { state: 'unknown', reason: error } : { state: 'known', health: backendHealth(backend, applied, stats) };
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * /v1/vhosts routes: what this node serves (HAProxy's view of every server
+ * included), what the fleet reports, and the flip. Reads answer from this
+ * node's applied state; the flip writes only to etcd (see fleet/flip.ts).
+ */
+import type { IncomingMessage } from 'node:http';
+import { vhostsHealth, type BackendHealth, type VHostHealth } from '../core/health.ts';
+import type { Problem } from '../core/model.ts';
+import type { AppliedState } from '../core/plan.ts';
+import { errorMessage } from '../errors.ts';
+import type { FlipOutcome, Flipper } from '../fleet/flip.ts';
+import { parseFlipRequest } from '../fleet/flip-request.ts';
+import type { NodeStatus } from '../fleet/nodes.ts';
+import type { ReadServerStats } from '../haproxy/server-stats.ts';
+import { authorized } from './auth.ts';
+import { readJsonBody } from './body.ts';
+import { apiError, json, type Reply, type Route } from './server.ts';
+
+/** How a flip request ended, for the flips_total{result} metric. */
+export type FlipResult = 'ok' | 'conflict' | 'unhealthy' | 'timeout' | 'bad_request' | 'unauthorized' | 'not_found' | 'error';
+
+export interface VHostsApiDeps {
+  readonly node: string;
+  /** null: no token configured (allowed on loopback only). */
+  readonly token: string | null;
+  readonly state: { applied(): AppliedState | null; problems(): readonly Problem[] };
+  readonly readStats: ReadServerStats;
+  readonly readNodes: () => Promise<NodeStatus[]>;
+  readonly flipper: Pick<Flipper, 'flip'>;
+  readonly onFlip?: (result: FlipResult) => void;
+}
+
+export interface BackendView extends BackendHealth {
+  readonly live: boolean;
+}
+
+export interface VHostView {
+  readonly host: string;
+  /** The colour this node serves; null when the vhost is left out because of a problem. */
+  readonly active: string | null;
+  readonly revision: number | null;
+  readonly backends: readonly BackendView[];
+  readonly problems: readonly Problem[];
+  /** What every live node reports for this vhost. */
+  readonly nodes: readonly { readonly node: string; readonly revision: number; readonly active: string | null }[];
+}
+
+export interface VHostsView {
+  readonly node: string;
+  readonly revision: number;
+  readonly vhosts: readonly VHostView[];
+  /** Problems not tied to one vhost (a bad static file, an invalid host key). */
+  readonly problems: readonly Problem[];
+  readonly nodes: readonly Omit<NodeStatus, 'vhosts'>[];
+  /** Why part of the answer is missing (HAProxy or etcd unreachable). */
+  readonly errors: readonly string[];
+}
+
+export function vhostRoutes(deps: VHostsApiDeps): Route[] {
+  const guard = (handler: Route['handler'], onRefused?: () => void): Route['handler'] => authorized(deps.token, handler, onRefused);
+  return [
+    { method: 'GET', path: /^\/v1\/vhosts\/?$/, handler: guard(async () => json(200, await vhostsView(deps))) },
+    {
+      method: 'GET',
+      path: /^\/v1\/vhosts\/([^/]+)$/,
+      handler: guard(async (_req, [host = '']) => {
+        const view = await vhostsView(deps);
+        const found = view.vhosts.find((v) => v.host === host.toLowerCase());
+        return found ? json(200, { ...found, errors: view.errors }) : apiError(404, 'NOT_FOUND', `no vhost ${host} on node ${deps.node}`);
+      }),
+    },
+    {
+      method: 'POST',
+      path: /^\/v1\/vhosts\/([^/]+)\/flip$/,
+      handler: guard((req, [host = '']) => flipHandler(deps, req, host), () => deps.onFlip?.('unauthorized')),
+    },
+  ];
+}
+
+async function flipHandler(deps: VHostsApiDeps, req: IncomingMessage, host: string): Promise<Reply> {
+  const counted = (result: FlipResult, reply: Reply): Reply => {
+    deps.onFlip?.(result);
+    return reply;
+  };
+  const body = await readJsonBody(req);
+  if ('problem' in body) return counted('bad_request', apiError(400, 'BAD_REQUEST', body.problem, {}, body.unread ? { connection: 'close' } : undefined));
+  const request = parseFlipRequest(body.text);
+  if (typeof request === 'string') return counted('bad_request', apiError(400, 'BAD_REQUEST', request));
+  let outcome: FlipOutcome;
+  try {
+    outcome = await deps.flipper.flip(host, request);
+  } catch (err) {
+    return counted('error', apiError(503, 'SOURCE_ERROR', `etcd did not answer, nothing is known to have been written: ${errorMessage(err)}`));
+  }
+  return counted(outcome.kind, replyFor(outcome));
+}
+
+function replyFor(o: FlipOutcome): Reply {
+  switch (o.kind) {
+    case 'ok':
+      return json(200, { host: o.host, from: o.from, to: o.to, revision: o.revision, changed: o.changed, nodes: o.nodes });
+    case 'timeout':
+      return apiError(504, 'FLIP_UNCONFIRMED', o.message, { host: o.host, from: o.from, to: o.to, revision: o.revision, nodes: o.nodes });
+    case 'not_found':
+      return apiError(404, 'NOT_FOUND', o.message);
+    case 'conflict':
+      return apiError(409, 'FLIP_CONFLICT', o.message, { live: o.live });
+    case 'unhealthy':
+      return apiError(409, 'FLIP_UNHEALTHY', o.message, { failing: o.failing });
+  }
+}
+
+export async function vhostsView(deps: VHostsApiDeps): Promise<VHostsView> {
+  const applied = deps.state.applied();
+  const problems = deps.state.problems();
+  const [read, fleet] = await Promise.all([deps.readStats(), fleetNodes(deps)]);
+  const health = applied ? vhostsHealth(applied, read.stats) : [];
+  const hosts = new Set([...health.map((v) => v.host), ...problems.flatMap((p) => (p.host ? [p.host] : []))]);
+  const vhosts = [...hosts].sort().map((host) => vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes));
+  return {
+    node: deps.node,
+    revision: applied?.desired.revision ?? 0,
+    vhosts,
+    problems: problems.filter((p) => !p.host),
+    nodes: fleet.nodes.map(({ vhosts: _, ...rest }) => rest),
+    errors: [...(read.error ? [read.error] : []), ...(fleet.error ? [fleet.error] : [])],
+  };
+}
+
+function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[]): VHostView {
+  return {
+    host,
+    active: health?.active ?? null,
+    revision: health?.revision ?? null,
+    backends: (health?.backends ?? []).map((b) => ({ ...b, live: b.colour === health?.active })),
+    problems: problems.filter((p) => p.host === host),
+    nodes: nodes.map((n) => ({ node: n.node, revision: n.revision, active: n.vhosts[host]?.active ?? null })),
+  };
+}
+
+async function fleetNodes(deps: VHostsApiDeps): Promise<{ nodes: NodeStatus[]; error: string | null }> {
+  try {
+    return { nodes: await deps.readNodes(), error: null };
+  } catch (err) {
+    return { nodes: [], error: `cannot read the node keys from etcd: ${errorMessage(err)}` };
+  }
+}

@@ -1,0 +1,37 @@
+import t from 'tap';
+import { nodeStatusOf, parseNodeStatus } from '../../src/fleet/nodes.ts';
+import type { AppliedState } from '../../src/core/plan.ts';
+import { freshSlots } from '../../src/core/slots.ts';
+
+t.test('a node reports its applied revision, config hash, and per vhost the live colour and servers up/total', async (t) => {
+  const servers = [{ address: '10.0.0.1', port: 80 }, { address: '10.0.0.2', port: 80 }];
+  const backend = (colour: string) => ({
+    name: `be_a.example.com_${colour}`, host: 'a.example.com', colour, service: `ns/a-${colour}`, port: 'http', balance: 'roundrobin' as const, healthPath: null, minReady: 1, servers,
+  });
+  const applied: AppliedState = {
+    desired: { revision: 42, problems: [], vhosts: [{ host: 'a.example.com', active: 'green', revision: 40, backends: [backend('blue'), backend('green')] }] },
+    layout: { 'be_a.example.com_blue': freshSlots(servers, 4), 'be_a.example.com_green': freshSlots(servers, 4) },
+    rendered: { config: 'global\n', maps: { 'hosts.map': 'a.example.com be_a.example.com_green\n' } },
+  };
+  const stats = new Map([
+    ['be_a.example.com_blue/srv1', { status: 'no check', check: '' }],
+    ['be_a.example.com_blue/srv2', { status: 'no check', check: '' }],
+    ['be_a.example.com_green/srv1', { status: 'no check', check: '' }],
+  ]);
+  const status = nodeStatusOf('lb-1', applied, stats, Date.UTC(2025, 0, 2, 3, 4, 5));
+  t.match(status, {
+    node: 'lb-1',
+    revision: 42,
+    configHash: /^[0-9a-f]{16}$/,
+    appliedAt: '2025-01-02T03:04:05.000Z',
+    vhosts: { 'a.example.com': { active: 'green', servers: { blue: { up: 2, total: 2 }, green: { up: 1, total: 2 } } } },
+  });
+  t.same(nodeStatusOf('lb-1', null, new Map(), null), { node: 'lb-1', revision: 0, configHash: null, appliedAt: null, vhosts: {} }, 'before the first apply');
+});
+
+t.test('a status read back from etcd is validated: garbage becomes a node that confirmed nothing', async (t) => {
+  t.same(parseNodeStatus('lb-9', 'not json'), { node: 'lb-9', revision: 0, configHash: null, appliedAt: null, vhosts: {} });
+  t.same(parseNodeStatus('lb-9', '{"revision":"12"}').revision, 0, 'a revision must be a number');
+  const parsed = parseNodeStatus('lb-2', JSON.stringify({ node: 'someone-else', revision: 7, configHash: 5, vhosts: { 'a.example.com': { active: 'blue', servers: { blue: { up: 1, total: 2 }, bad: 'x' } }, 'b.example.com': { active: 3 } } }));
+  t.same(parsed, { node: 'lb-2', revision: 7, configHash: null, appliedAt: null, vhosts: { 'a.example.com': { active: 'blue', servers: { blue: { up: 1, total: 2 } } } } }, 'the key names the node; bad parts are dropped');
+});
