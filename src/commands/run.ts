@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { ReloadApplier } from '../haproxy/apply.ts';
 import { MasterClient } from '../haproxy/master.ts';
+import { RuntimeClient } from '../haproxy/runtime.ts';
+import { RuntimeApplier } from '../haproxy/runtime-apply.ts';
 import { healthRoutes } from '../http/health.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
@@ -11,8 +13,9 @@ import { createSources, renderSettings, stopSources } from '../wiring.ts';
 
 export const RUN_HELP = `Usage: haproxy-sync run [--config FILE] [options]
 
-Runs the daemon: watches etcd and the endpoint sources, renders the
-HAProxy config, validates it with \`haproxy -c\`, and applies it.
+Runs the daemon: watches etcd and the endpoint sources, and applies changes
+to HAProxy the cheapest safe way: colour flips and pod churn over the
+Runtime API, anything structural with a reload validated by \`haproxy -c\`.
 SIGTERM or SIGINT stops it gracefully; a second signal stops it at once.`;
 
 /** How long a graceful stop may take before the process exits anyway. */
@@ -47,12 +50,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
     master,
   );
+  const runtime = new RuntimeApplier(
+    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
+    new RuntimeClient({ socket: config.haproxy.adminSocket }),
+  );
   const reconciler = new Reconciler({
     etcd: sources.etcd,
     services: sources.services,
     templates: sources.templates,
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
+    runtime: (ops, target) => runtime.apply(ops, target),
     log,
   });
   const trigger = new Trigger(() => reconciler.sync(), config.sync);

@@ -40,7 +40,11 @@ export interface TemplateView {
 const compiled = new WeakMap<TemplatesSnapshot, Eta>();
 
 export function render(desired: DesiredState, layout: Layout, settings: RenderSettings, templates: TemplatesSnapshot): Rendered {
-  const view = templateView(desired, layout, settings);
+  return renderView(templateView(desired, layout, settings), desired, templates);
+}
+
+/** Renders a view already built (the planner compares views before anything is rendered). */
+export function renderView(view: TemplateView, desired: DesiredState, templates: TemplatesSnapshot): Rendered {
   const eta = compile(templates);
   let config: string;
   try {
@@ -51,11 +55,12 @@ export function render(desired: DesiredState, layout: Layout, settings: RenderSe
   return { config: tidy(config), maps: renderMaps(desired) };
 }
 
-export function mapPath(settings: RenderSettings, file: string): string {
+export function mapPath(settings: Pick<RenderSettings, 'mapsDir'>, file: string): string {
   return `${settings.mapsDir.replace(/\/+$/, '')}/${file}`;
 }
 
-function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
+/** Everything a template can see; the config is a function of this and the template files alone. */
+export function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
   const backends = desired.vhosts.flatMap((v) =>
     v.backends.map((b) => ({
       name: b.name,
