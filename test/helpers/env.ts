@@ -4,6 +4,7 @@
  * in-process or as a child process. Everything stops at teardown.
  */
 import { writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
@@ -114,7 +115,9 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
   };
   writeFileSync(configFile, stringify(deepMerge(base, opts.config ?? {})));
   const config = (): Config => loadConfig({ file: configFile, required: true, env: {}, flags: {} });
-  const get = (host: string, path = '/'): Promise<GetResult> => httpGet(`http://127.0.0.1:${httpPort}${path}`, { host });
+  // A new connection per request: a kept-alive one may still be served by a draining old worker.
+  const fresh = new Agent({ keepAlive: false });
+  const get = (host: string, path = '/'): Promise<GetResult> => httpGet(`http://127.0.0.1:${httpPort}${path}`, { host, agent: fresh });
 
   const logs: Array<Record<string, unknown>> = [];
   const logStream = {
