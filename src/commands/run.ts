@@ -1,6 +1,7 @@
 /** `haproxy-sync run`: the daemon. */
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import type { ServicesSnapshot } from '../core/model.ts';
 import { ReloadApplier } from '../haproxy/apply.ts';
 import { MasterClient } from '../haproxy/master.ts';
 import { RuntimeClient } from '../haproxy/runtime.ts';
@@ -9,6 +10,7 @@ import { healthRoutes } from '../http/health.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
 import { Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
+import type { Source } from '../sources/source.ts';
 import { createSources, renderSettings, stopSources } from '../wiring.ts';
 
 export const RUN_HELP = `Usage: haproxy-sync run [--config FILE] [options]
@@ -43,8 +45,13 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
-  const sources = createSources(config, log);
+export interface DaemonOptions {
+  /** Endpoint sources besides those the config names (benchmarks feed one from memory). */
+  readonly services?: readonly Source<ServicesSnapshot>[];
+}
+
+export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+  const sources = createSources(config, log, opts.services);
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
   const applier = new ReloadApplier(
     { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },

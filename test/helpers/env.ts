@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { startDaemon, type Daemon } from '../../src/commands/run.ts';
+import { startDaemon, type Daemon, type DaemonOptions } from '../../src/commands/run.ts';
 import { httpGet, type GetResult } from '../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../src/demo/pods.ts';
 import { freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
@@ -48,7 +48,7 @@ export interface TestEnv {
   get(host: string, path?: string): Promise<GetResult>;
   /** Polls until a request for `host` answers a body starting with `prefix` (or with `status`). */
   until(host: string, expect: { body?: string; status?: number }, timeoutMs?: number): Promise<void>;
-  startDaemon(): Promise<Daemon>;
+  startDaemon(opts?: DaemonOptions): Promise<Daemon>;
   /** Log records of the in-process daemon, parsed. */
   readonly logs: Array<Record<string, unknown>>;
   /** The daemon as a child process (`haproxy-sync run`), for signal and crash tests. */
@@ -138,8 +138,8 @@ export async function startEnv(t: Teardown, opts: EnvOptions = {}): Promise<Test
         const res = await get(host);
         return (expect.status === undefined || res.status === expect.status) && (expect.body === undefined || res.body.startsWith(expect.body));
       }, timeoutMs),
-    startDaemon: async () => {
-      const daemon = await startDaemon(config(), createLogger('debug', logStream));
+    startDaemon: async (daemonOpts) => {
+      const daemon = await startDaemon(config(), createLogger('debug', logStream), daemonOpts);
       t.teardown(() => daemon.stop());
       return daemon;
     },
