@@ -117,7 +117,7 @@ function sameOutsideSlots(a: BackendView, b: BackendView): boolean {
 }
 
 function sameSlotNames(a: BackendView, b: BackendView): boolean {
-  return a.slots.length === b.slots.length && a.slots.every((s, i) => s.name === b.slots[i]?.name);
+  return a.slots === b.slots || a.slots.length === b.slots.length && a.slots.every((s, i) => s.name === b.slots[i]?.name);
 }
 
 function slotsReason(before: BackendView, after: BackendView): string {
@@ -147,7 +147,9 @@ function slotOps(before: Layout, after: Layout, backends: readonly BackendView[]
   const frees: RuntimeOp[] = [];
   for (const { name: backend } of backends) {
     const old = before[backend] ?? [];
-    for (const [i, slot] of (after[backend] ?? []).entries()) {
+    const slots = after[backend] ?? [];
+    if (old === slots) continue;
+    for (const [i, slot] of slots.entries()) {
       const was = old[i]?.endpoint ?? null;
       const now = slot.endpoint;
       if (was === now || (was && now && endpointKey(was) === endpointKey(now))) continue;

@@ -6,7 +6,7 @@
 import { Eta } from 'eta/core';
 import { SyncError, errorMessage } from '../errors.ts';
 import { haproxyWord } from './escape.ts';
-import type { DesiredState, RenderSettings, Rendered, TemplatesSnapshot } from './model.ts';
+import type { DesiredState, RenderSettings, Rendered, Slot, TemplatesSnapshot } from './model.ts';
 import { endpointKey, type Layout } from './slots.ts';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.eta';
@@ -68,11 +68,7 @@ export function templateView(desired: DesiredState, layout: Layout, settings: Re
       colour: b.colour,
       balance: b.balance,
       healthPath: b.healthPath,
-      slots: (layout[b.name] ?? []).map((s) => ({
-        name: s.name,
-        address: s.endpoint ? endpointKey(s.endpoint) : '0.0.0.0:0',
-        enabled: s.endpoint !== null,
-      })),
+      slots: slotViews(layout[b.name] ?? []),
     })),
   );
   return {
@@ -82,6 +78,18 @@ export function templateView(desired: DesiredState, layout: Layout, settings: Re
     maps: { hosts: mapPath(settings, HOSTS_MAP), wildcards: mapPath(settings, WILDCARDS_MAP) },
     backends,
   };
+}
+
+// An unchanged backend keeps its slot list from one sync to the next; so does its view, which spares the planner a comparison.
+const slotViewCache = new WeakMap<readonly Slot[], readonly SlotView[]>();
+
+function slotViews(slots: readonly Slot[]): readonly SlotView[] {
+  let views = slotViewCache.get(slots);
+  if (!views) {
+    views = slots.map((s) => ({ name: s.name, address: s.endpoint ? endpointKey(s.endpoint) : '0.0.0.0:0', enabled: s.endpoint !== null }));
+    slotViewCache.set(slots, views);
+  }
+  return views;
 }
 
 /** Host → live backend. Exact hosts in one map; wildcards by suffix, longest first so the most specific wins. */

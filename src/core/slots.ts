@@ -27,7 +27,7 @@ export function freshSlots(servers: readonly Endpoint[], spare: number): Slot[] 
  * Fits servers into the previous slots: servers that stay keep their slot,
  * new ones take free slots in order. Returns null when they do not fit.
  */
-export function fitSlots(servers: readonly Endpoint[], previous: readonly Slot[]): Slot[] | null {
+export function fitSlots(servers: readonly Endpoint[], previous: readonly Slot[]): readonly Slot[] | null {
   const { slots, left } = place(servers, previous);
   return left.length === 0 ? slots : null;
 }
@@ -36,7 +36,7 @@ export function fitSlots(servers: readonly Endpoint[], previous: readonly Slot[]
  * Like fitSlots, but when the servers do not fit, adds slots under unused
  * names for the ones left over, plus `spare` free ones; no server moves.
  */
-export function growSlots(servers: readonly Endpoint[], previous: readonly Slot[], spare: number): Slot[] {
+export function growSlots(servers: readonly Endpoint[], previous: readonly Slot[], spare: number): readonly Slot[] {
   const { slots, left } = place(servers, previous);
   if (left.length === 0) return slots;
   const used = new Set(slots.map((s) => s.name));
@@ -80,13 +80,37 @@ export function endpointKey(e: Endpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
-function place(servers: readonly Endpoint[], previous: readonly Slot[]): { slots: Slot[]; left: Endpoint[] } {
+function place(servers: readonly Endpoint[], previous: readonly Slot[]): { slots: readonly Slot[]; left: Endpoint[] } {
+  // Most backends are unchanged from one sync to the next: keep the same list, which the planner then skips at a glance.
+  if (sameInOrder(servers, previous)) return { slots: previous, left: [] };
   const wanted = new Set(servers.map(endpointKey));
+  if (sameSet(wanted, previous)) return { slots: previous, left: [] };
   const kept = previous.map((s) => (s.endpoint && wanted.has(endpointKey(s.endpoint)) ? s.endpoint : null));
   const placed = new Set(kept.flatMap((e) => (e ? [endpointKey(e)] : [])));
   const left = servers.filter((e) => !placed.has(endpointKey(e)));
   const slots = previous.map((prev, i) => ({ name: prev.name, endpoint: kept[i] ?? left.shift() ?? null }));
   return { slots, left };
+}
+
+/** The occupied slots hold exactly `servers`, in the same order (as a fresh layout does); cheap, no strings built. */
+function sameInOrder(servers: readonly Endpoint[], previous: readonly Slot[]): boolean {
+  let i = 0;
+  for (const slot of previous) {
+    if (!slot.endpoint) continue;
+    const server = servers[i++];
+    if (!server || server.address !== slot.endpoint.address || server.port !== slot.endpoint.port) return false;
+  }
+  return i === servers.length;
+}
+
+function sameSet(wanted: ReadonlySet<string>, previous: readonly Slot[]): boolean {
+  let occupied = 0;
+  for (const slot of previous) {
+    if (!slot.endpoint) continue;
+    if (!wanted.has(endpointKey(slot.endpoint))) return false;
+    occupied++;
+  }
+  return occupied === wanted.size;
 }
 
 function sortByIndex(slots: Slot[]): Slot[] {
