@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   HAPROXY_RELOAD_FAILED: 'HAProxy did not confirm the reload; the daemon retries on the next change.',
   HAPROXY_UNREACHABLE: 'The HAProxy master or admin socket did not answer.',
   HAPROXY_COMMAND_FAILED: 'A Runtime API command was refused; the daemon falls back to a reload.',
+  HAPROXY_STATE_MISMATCH: 'After Runtime API changes, HAProxy\'s maps or servers (read back) differ from what was sent; the daemon falls back to a reload.',
+  HAPROXY_FILES_UNWRITABLE: 'The HAProxy config or map files could not be written (permissions, full disk); nothing new was applied and the daemon retries.',
   SOURCE_ERROR: 'A source (etcd, Kubernetes, static file, templates) failed; it retries with backoff while the last data keeps serving.',
   SOURCE_STALLED: 'A watch delivered no event and no bookmark for longer than its bound; it was dropped and the data read afresh.',
   KUBERNETES_UNAUTHORIZED: 'The Kubernetes API refused the credentials (401) or the permission to list and watch (403); the source retries with backoff while the last data keeps serving.',

@@ -24,11 +24,13 @@ export interface Sources {
   readonly all: readonly Source<unknown>[];
 }
 
-export function createSources(config: Config, log: Logger): Sources {
+/** `extraServices`: endpoint sources besides those the config names, for tests and benchmarks. */
+export function createSources(config: Config, log: Logger, extraServices: readonly Source<ServicesSnapshot>[] = []): Sources {
   const etcdClient = createEtcdClient(config.etcd);
   const etcd = new EtcdSource({ client: etcdClient, prefix: config.etcd.prefix, log });
   const services: Source<ServicesSnapshot>[] = [];
   if (config.kubernetes) services.push(new KubernetesSource({ ...config.kubernetes, log }));
+  services.push(...extraServices);
   if (config.static) services.push(new StaticFileSource(config.static.file, log));
   const templates = new TemplatesSource(config.templates, log);
   return { etcdClient, etcd, services, templates, all: [etcd, ...services, templates] };

@@ -1,10 +1,12 @@
 /** `haproxy-sync run`: the daemon. */
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import type { ServicesSnapshot } from '../core/model.ts';
 import { ReloadApplier } from '../haproxy/apply.ts';
 import { Fleet } from '../fleet/fleet.ts';
 import { MasterClient } from '../haproxy/master.ts';
 import { RuntimeClient } from '../haproxy/runtime.ts';
+import { RuntimeApplier } from '../haproxy/runtime-apply.ts';
 import { serverStatsReader } from '../haproxy/server-stats.ts';
 import { readApiToken } from '../http/auth.ts';
 import { healthRoutes } from '../http/health.ts';
@@ -15,13 +17,15 @@ import { awaitStopSignal, signalExitCode } from '../lifecycle/signals.ts';
 import { SystemdNotifier, takeSystemdEnv } from '../lifecycle/systemd.ts';
 import { combineObservers, Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
+import type { Source } from '../sources/source.ts';
 import { VERSION } from '../version.ts';
 import { createSources, renderSettings, stopSources } from '../wiring.ts';
 
 export const RUN_HELP = `Usage: haproxy-sync run [--config FILE] [options]
 
-Runs the daemon: watches etcd and the endpoint sources, renders the
-HAProxy config, validates it with \`haproxy -c\`, and applies it.
+Runs the daemon: watches etcd and the endpoint sources, and applies changes
+to HAProxy the cheapest safe way: colour flips and pod churn over the
+Runtime API, anything structural with a reload validated by \`haproxy -c\`.
 SIGTERM or SIGINT stops it gracefully: the watchers stop, an apply in
 flight finishes, and the process exits 0 within 5 s. A second signal
 stops it at once (exit 128+signal). Under systemd (Type=notify) it
@@ -62,17 +66,24 @@ export interface Daemon {
 export interface DaemonOptions {
   /** Counts flip requests by result (for flips_total{result}). */
   readonly onFlip?: (result: FlipResult) => void;
+  /** Endpoint sources besides those the config names (benchmarks feed one from memory). */
+  readonly services?: readonly Source<ServicesSnapshot>[];
 }
 
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   const token = config.api.tokenFile ? readApiToken(config.api.tokenFile) : null;
-  const sources = createSources(config, log);
+  const sources = createSources(config, log, opts.services);
   const metrics = new Metrics({ version: VERSION, sources: () => sources.all.map((s) => s.status()) });
+  const onCommand = (ok: boolean): void => metrics.runtimeCommand(ok);
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
   const applier = new ReloadApplier(
     { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
     master,
     metrics.reloadHooks(),
+  );
+  const runtime = new RuntimeApplier(
+    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
+    new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand }),
   );
   const reconciler = new Reconciler({
     etcd: sources.etcd,
@@ -80,6 +91,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     templates: sources.templates,
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
+    runtime: (ops, target) => runtime.apply(ops, target),
     log,
     observer: combineObservers(metrics.reconcileObserver(), { onSynced: (report) => fleet.synced(report) }),
   });
@@ -89,7 +101,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     client: sources.etcdClient,
     token,
     state: reconciler,
-    readStats: serverStatsReader(new RuntimeClient({ socket: config.haproxy.adminSocket, timeoutMs: 2000 })),
+    readStats: serverStatsReader(new RuntimeClient({ socket: config.haproxy.adminSocket, timeoutMs: 2000, onCommand })),
     log,
     onFlip: (result) => {
       metrics.flip(result);

@@ -1,36 +1,178 @@
 /**
  * Applied state vs desired state → what to do. Pure. The cheapest safe action
- * wins: nothing when HAProxy already runs the desired files, otherwise a
- * checked reload.
+ * wins:
+ * - noop: HAProxy already runs the desired state;
+ * - runtime: only map values (colour flips) and slot contents (pod churn)
+ *   differ, which the Runtime API can change in place;
+ * - reload: anything HAProxy only reads at load time differs.
+ *
+ * The config text is a function of the template view and the template files
+ * alone, so comparing those, with slot contents left out, tells a structural
+ * change from a runtime one without rendering anything.
  */
-import type { DesiredState, Rendered } from './model.ts';
-import type { Layout } from './slots.ts';
+import type { DesiredState, Endpoint, Rendered, TemplatesSnapshot } from './model.ts';
+import { renderMaps, type BackendView, type TemplateView } from './render.ts';
+import { endpointKey, type Layout } from './slots.ts';
 
-/** What HAProxy is known to run: the files of the last confirmed apply, and what they were made from. */
-export interface AppliedState {
-  readonly desired: DesiredState;
-  readonly layout: Layout;
-  readonly rendered: Rendered;
-}
-
+/** What the desired state would look like in HAProxy, before rendering. */
 export interface Target {
   readonly desired: DesiredState;
   readonly layout: Layout;
+  readonly view: TemplateView;
+  readonly templates: TemplatesSnapshot;
+}
+
+/** What HAProxy is known to run: the files of the last confirmed apply, and what they were made from. */
+export interface AppliedState extends Target {
   readonly rendered: Rendered;
 }
 
+/**
+ * One Runtime API change. A fill puts an endpoint into a slot and makes it
+ * ready (whether the slot was free or held a server that left); a free puts
+ * the slot into maintenance; a map change points a host at another backend.
+ */
+export type RuntimeOp =
+  | { readonly kind: 'fill-slot'; readonly backend: string; readonly server: string; readonly endpoint: Endpoint }
+  | { readonly kind: 'set-map'; readonly map: string; readonly key: string; readonly value: string }
+  | { readonly kind: 'free-slot'; readonly backend: string; readonly server: string };
+
 export type Plan =
   | { readonly mode: 'noop' }
+  | { readonly mode: 'runtime'; readonly reason: string; readonly ops: readonly RuntimeOp[] }
   | { readonly mode: 'reload'; readonly reason: string };
 
+export type RuntimePlan = Extract<Plan, { mode: 'runtime' }>;
+
 export function plan(applied: AppliedState | null, target: Target): Plan {
-  if (!applied) return { mode: 'reload', reason: 'first apply since start' };
-  if (applied.rendered.config !== target.rendered.config) return { mode: 'reload', reason: 'config changed' };
-  if (!sameMaps(applied.rendered.maps, target.rendered.maps)) return { mode: 'reload', reason: 'maps changed' };
-  return { mode: 'noop' };
+  if (!applied) return { mode: 'reload', reason: 'HAProxy state not known (first apply since start, or a failed apply)' };
+  const structural = structuralChange(applied, target);
+  if (structural) return { mode: 'reload', reason: structural };
+  const maps = mapOps(applied.rendered.maps, renderMaps(target.desired));
+  if (typeof maps === 'string') return { mode: 'reload', reason: maps };
+  const { fills, frees } = slotOps(applied.layout, target.layout, target.view.backends);
+  // New servers are ready before traffic is pointed at them, and traffic has
+  // moved away before the servers that left stop taking new requests.
+  const ops = [...fills, ...maps, ...frees];
+  if (ops.length === 0) return { mode: 'noop' };
+  return { mode: 'runtime', reason: describe(ops), ops };
 }
 
 export function sameMaps(a: Rendered['maps'], b: Rendered['maps']): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+export function sameTemplates(a: TemplatesSnapshot, b: TemplatesSnapshot): boolean {
+  return a === b || sameMaps(a.files, b.files);
+}
+
+/** Parses a rendered map file ("key value" lines) into its entries, in file order. */
+export function mapEntries(text: string): Array<[string, string]> {
+  const entries: Array<[string, string]> = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const space = line.indexOf(' ');
+    entries.push(space < 0 ? [line, ''] : [line.slice(0, space), line.slice(space + 1)]);
+  }
+  return entries;
+}
+
+function structuralChange(applied: AppliedState, target: Target): string | null {
+  if (!sameTemplates(applied.templates, target.templates)) return 'templates changed';
+  return hostChange(applied.desired, target.desired) ?? settingsChange(applied.view, target.view) ?? backendChange(applied.view.backends, target.view.backends);
+}
+
+function hostChange(before: DesiredState, after: DesiredState): string | null {
+  const old = new Set(before.vhosts.map((v) => v.host));
+  const now = new Set(after.vhosts.map((v) => v.host));
+  for (const host of now) if (!old.has(host)) return `vhost ${host} added`;
+  for (const host of old) if (!now.has(host)) return `vhost ${host} removed`;
+  return null;
+}
+
+function settingsChange(before: TemplateView, after: TemplateView): string | null {
+  const outside = (v: TemplateView): string => JSON.stringify({ ...v, backends: null });
+  return outside(before) === outside(after) ? null : 'daemon settings seen by the templates changed';
+}
+
+function backendChange(before: readonly BackendView[], after: readonly BackendView[]): string | null {
+  const old = new Set(before.map((b) => b.name));
+  const now = new Set(after.map((b) => b.name));
+  for (const b of after) if (!old.has(b.name)) return `backend ${b.name} added`;
+  for (const b of before) if (!now.has(b.name)) return `backend ${b.name} removed`;
+  for (const [i, b] of after.entries()) {
+    const prev = before[i];
+    if (!prev || prev.name !== b.name) return 'backends reordered';
+    if (!sameOutsideSlots(prev, b)) return `backend ${b.name} settings changed`;
+    if (!sameSlotNames(prev, b)) return slotsReason(prev, b);
+  }
+  return null;
+}
+
+/** Every field a template sees except the slots; any field added to the view later counts as structure. */
+function sameOutsideSlots(a: BackendView, b: BackendView): boolean {
+  const keys = Object.keys(a) as Array<keyof BackendView>;
+  return keys.length === Object.keys(b).length && keys.every((k) => k === 'slots' || a[k] === b[k]);
+}
+
+function sameSlotNames(a: BackendView, b: BackendView): boolean {
+  return a.slots === b.slots || a.slots.length === b.slots.length && a.slots.every((s, i) => s.name === b.slots[i]?.name);
+}
+
+function slotsReason(before: BackendView, after: BackendView): string {
+  const servers = after.slots.filter((s) => s.enabled).length;
+  if (after.slots.length > before.slots.length) return `backend ${after.name} ran out of server slots (${servers} servers, ${before.slots.length} slots)`;
+  return `backend ${after.name} server slots changed`;
+}
+
+function mapOps(before: Rendered['maps'], after: Rendered['maps']): RuntimeOp[] | string {
+  const ops: RuntimeOp[] = [];
+  for (const map of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    const old = before[map];
+    const now = after[map];
+    if (old === undefined || now === undefined) return `map file ${map} ${old === undefined ? 'added' : 'removed'}`;
+    if (old === now) continue;
+    const a = mapEntries(old);
+    const b = mapEntries(now);
+    // Adding a key at runtime appends it, which would break the longest-suffix-first order of the wildcard map.
+    if (a.length !== b.length || a.some(([key], i) => key !== b[i]?.[0])) return `map file ${map} gained or lost keys`;
+    for (const [i, [key, value]] of b.entries()) if (a[i]?.[1] !== value) ops.push({ kind: 'set-map', map, key, value });
+  }
+  return ops;
+}
+
+function slotOps(before: Layout, after: Layout, backends: readonly BackendView[]): { fills: RuntimeOp[]; frees: RuntimeOp[] } {
+  const fills: RuntimeOp[] = [];
+  const frees: RuntimeOp[] = [];
+  for (const { name: backend } of backends) {
+    const old = before[backend] ?? [];
+    const slots = after[backend] ?? [];
+    if (old === slots) continue;
+    for (const [i, slot] of slots.entries()) {
+      const was = old[i]?.endpoint ?? null;
+      const now = slot.endpoint;
+      if (was === now || (was && now && endpointKey(was) === endpointKey(now))) continue;
+      if (now) fills.push({ kind: 'fill-slot', backend, server: slot.name, endpoint: now });
+      else frees.push({ kind: 'free-slot', backend, server: slot.name });
+    }
+  }
+  return { fills, frees };
+}
+
+const DESCRIBED_OPS = 5;
+
+function describe(ops: readonly RuntimeOp[]): string {
+  const parts = ops.slice(0, DESCRIBED_OPS).map((op) => {
+    switch (op.kind) {
+      case 'set-map':
+        return `${op.key} → ${op.value}`;
+      case 'fill-slot':
+        return `${op.backend}/${op.server} ← ${endpointKey(op.endpoint)}`;
+      case 'free-slot':
+        return `${op.backend}/${op.server} freed`;
+    }
+  });
+  const more = ops.length > DESCRIBED_OPS ? `, +${ops.length - DESCRIBED_OPS} more` : '';
+  return `${parts.join(', ')}${more}`;
 }

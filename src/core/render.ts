@@ -6,7 +6,7 @@
 import { Eta } from 'eta/core';
 import { SyncError, errorMessage } from '../errors.ts';
 import { haproxyWord } from './escape.ts';
-import type { DesiredState, RenderSettings, Rendered, TemplatesSnapshot } from './model.ts';
+import type { DesiredState, RenderSettings, Rendered, Slot, TemplatesSnapshot } from './model.ts';
 import { endpointKey, type Layout } from './slots.ts';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.eta';
@@ -40,7 +40,11 @@ export interface TemplateView {
 const compiled = new WeakMap<TemplatesSnapshot, Eta>();
 
 export function render(desired: DesiredState, layout: Layout, settings: RenderSettings, templates: TemplatesSnapshot): Rendered {
-  const view = templateView(desired, layout, settings);
+  return renderView(templateView(desired, layout, settings), desired, templates);
+}
+
+/** Renders a view already built (the planner compares views before anything is rendered). */
+export function renderView(view: TemplateView, desired: DesiredState, templates: TemplatesSnapshot): Rendered {
   const eta = compile(templates);
   let config: string;
   try {
@@ -51,11 +55,12 @@ export function render(desired: DesiredState, layout: Layout, settings: RenderSe
   return { config: tidy(config), maps: renderMaps(desired) };
 }
 
-export function mapPath(settings: RenderSettings, file: string): string {
+export function mapPath(settings: Pick<RenderSettings, 'mapsDir'>, file: string): string {
   return `${settings.mapsDir.replace(/\/+$/, '')}/${file}`;
 }
 
-function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
+/** Everything a template can see; the config is a function of this and the template files alone. */
+export function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
   const backends = desired.vhosts.flatMap((v) =>
     v.backends.map((b) => ({
       name: b.name,
@@ -63,11 +68,7 @@ function templateView(desired: DesiredState, layout: Layout, settings: RenderSet
       colour: b.colour,
       balance: b.balance,
       healthPath: b.healthPath,
-      slots: (layout[b.name] ?? []).map((s) => ({
-        name: s.name,
-        address: s.endpoint ? endpointKey(s.endpoint) : '0.0.0.0:0',
-        enabled: s.endpoint !== null,
-      })),
+      slots: slotViews(layout[b.name] ?? []),
     })),
   );
   return {
@@ -77,6 +78,18 @@ function templateView(desired: DesiredState, layout: Layout, settings: RenderSet
     maps: { hosts: mapPath(settings, HOSTS_MAP), wildcards: mapPath(settings, WILDCARDS_MAP) },
     backends,
   };
+}
+
+// An unchanged backend keeps its slot list from one sync to the next; so does its view, which spares the planner a comparison.
+const slotViewCache = new WeakMap<readonly Slot[], readonly SlotView[]>();
+
+function slotViews(slots: readonly Slot[]): readonly SlotView[] {
+  let views = slotViewCache.get(slots);
+  if (!views) {
+    views = slots.map((s) => ({ name: s.name, address: s.endpoint ? endpointKey(s.endpoint) : '0.0.0.0:0', enabled: s.endpoint !== null }));
+    slotViewCache.set(slots, views);
+  }
+  return views;
 }
 
 /** Host → live backend. Exact hosts in one map; wildcards by suffix, longest first so the most specific wins. */

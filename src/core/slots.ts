@@ -3,6 +3,10 @@
  * pod churn can be applied over the Runtime API by filling or freeing a slot
  * instead of reloading. A server that stays keeps its slot name, so its stats
  * and health history survive.
+ *
+ * Sizing: slots grow only when a backend's servers no longer fit (which needs
+ * a reload anyway), and free slots beyond `spare` are given back only when a
+ * reload happens for some other reason, never by a reload of their own.
  */
 import type { Backend, Endpoint, Slot } from './model.ts';
 
@@ -23,29 +27,93 @@ export function freshSlots(servers: readonly Endpoint[], spare: number): Slot[] 
  * Fits servers into the previous slots: servers that stay keep their slot,
  * new ones take free slots in order. Returns null when they do not fit.
  */
-export function fitSlots(servers: readonly Endpoint[], previous: readonly Slot[]): Slot[] | null {
-  const wanted = new Set(servers.map(endpointKey));
-  const kept = previous.map((s) => (s.endpoint && wanted.has(endpointKey(s.endpoint)) ? s.endpoint : null));
-  const placed = new Set(kept.flatMap((e) => (e ? [endpointKey(e)] : [])));
-  const incoming = servers.filter((e) => !placed.has(endpointKey(e)));
-  const slots: Slot[] = [];
-  for (const [i, prev] of previous.entries()) {
-    const endpoint = kept[i] ?? incoming.shift() ?? null;
-    slots.push({ name: prev.name, endpoint });
-  }
-  return incoming.length === 0 ? slots : null;
+export function fitSlots(servers: readonly Endpoint[], previous: readonly Slot[]): readonly Slot[] | null {
+  const { slots, left } = place(servers, previous);
+  return left.length === 0 ? slots : null;
 }
 
-/** The layout for a set of backends, reusing previous slots where they still fit. */
+/**
+ * Like fitSlots, but when the servers do not fit, adds slots under unused
+ * names for the ones left over, plus `spare` free ones; no server moves.
+ */
+export function growSlots(servers: readonly Endpoint[], previous: readonly Slot[], spare: number): readonly Slot[] {
+  const { slots, left } = place(servers, previous);
+  if (left.length === 0) return slots;
+  const used = new Set(slots.map((s) => s.name));
+  const added: Slot[] = [];
+  for (let i = 0; added.length < left.length + spare; i++) {
+    const name = slotName(i);
+    if (!used.has(name)) added.push({ name, endpoint: left[added.length] ?? null });
+  }
+  return sortByIndex([...slots, ...added]);
+}
+
+/** Drops free slots beyond `spare`, the highest-numbered first; occupied slots never move. */
+export function shrinkSlots(slots: readonly Slot[], spare: number): readonly Slot[] {
+  const free = slots.filter((s) => s.endpoint === null);
+  if (free.length <= spare) return slots;
+  const dropped = new Set(free.slice(spare).map((s) => s.name));
+  return slots.filter((s) => !dropped.has(s.name));
+}
+
+/**
+ * The layout for a set of backends: previous slots reused where the servers
+ * fit, grown where they do not, fresh for a backend seen for the first time.
+ */
 export function layoutSlots(backends: readonly Backend[], spare: number, previous: Layout | null): Layout {
   const layout: Record<string, readonly Slot[]> = {};
   for (const backend of backends) {
     const prev = previous?.[backend.name];
-    layout[backend.name] = (prev && fitSlots(backend.servers, prev)) ?? freshSlots(backend.servers, spare);
+    layout[backend.name] = prev ? growSlots(backend.servers, prev, spare) : freshSlots(backend.servers, spare);
   }
   return layout;
 }
 
+/** The layout with surplus free slots given back, for a reload that rewrites every backend anyway. */
+export function shrinkLayout(layout: Layout, spare: number): Layout {
+  const out: Record<string, readonly Slot[]> = {};
+  for (const [name, slots] of Object.entries(layout)) out[name] = shrinkSlots(slots, spare);
+  return out;
+}
+
 export function endpointKey(e: Endpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}
+
+function place(servers: readonly Endpoint[], previous: readonly Slot[]): { slots: readonly Slot[]; left: Endpoint[] } {
+  // Most backends are unchanged from one sync to the next: keep the same list, which the planner then skips at a glance.
+  if (sameInOrder(servers, previous)) return { slots: previous, left: [] };
+  const wanted = new Set(servers.map(endpointKey));
+  if (sameSet(wanted, previous)) return { slots: previous, left: [] };
+  const kept = previous.map((s) => (s.endpoint && wanted.has(endpointKey(s.endpoint)) ? s.endpoint : null));
+  const placed = new Set(kept.flatMap((e) => (e ? [endpointKey(e)] : [])));
+  const left = servers.filter((e) => !placed.has(endpointKey(e)));
+  const slots = previous.map((prev, i) => ({ name: prev.name, endpoint: kept[i] ?? left.shift() ?? null }));
+  return { slots, left };
+}
+
+/** The occupied slots hold exactly `servers`, in the same order (as a fresh layout does); cheap, no strings built. */
+function sameInOrder(servers: readonly Endpoint[], previous: readonly Slot[]): boolean {
+  let i = 0;
+  for (const slot of previous) {
+    if (!slot.endpoint) continue;
+    const server = servers[i++];
+    if (!server || server.address !== slot.endpoint.address || server.port !== slot.endpoint.port) return false;
+  }
+  return i === servers.length;
+}
+
+function sameSet(wanted: ReadonlySet<string>, previous: readonly Slot[]): boolean {
+  let occupied = 0;
+  for (const slot of previous) {
+    if (!slot.endpoint) continue;
+    if (!wanted.has(endpointKey(slot.endpoint))) return false;
+    occupied++;
+  }
+  return occupied === wanted.size;
+}
+
+function sortByIndex(slots: Slot[]): Slot[] {
+  const index = (s: Slot): number => Number(s.name.slice(3));
+  return slots.sort((a, b) => index(a) - index(b));
 }

@@ -7,12 +7,13 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { buildDesired } from '../core/desired.ts';
-import type { EtcdSnapshot, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
-import { plan, type AppliedState, type Plan, type Target } from '../core/plan.ts';
-import { render } from '../core/render.ts';
-import { layoutSlots } from '../core/slots.ts';
-import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
+import type { DesiredState, EtcdSnapshot, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
+import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
+import { renderView, templateView } from '../core/render.ts';
+import { layoutSlots, shrinkLayout, type Layout } from '../core/slots.ts';
+import { ERROR_CODES, errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import type { ReloadOutcome } from '../haproxy/apply.ts';
+import type { RuntimeOutcome, RuntimeTarget } from '../haproxy/runtime-apply.ts';
 import { Backoff } from '../sources/backoff.ts';
 import type { Source } from '../sources/source.ts';
 import type { RunOutcome } from './trigger.ts';
@@ -23,6 +24,8 @@ export interface ReconcilerDeps {
   readonly templates: Source<TemplatesSnapshot>;
   readonly settings: RenderSettings;
   readonly reload: (rendered: Rendered) => Promise<ReloadOutcome>;
+  /** Applies runtime operations, writing the target's files; a failure here is followed by a reload. */
+  readonly runtime: (ops: readonly RuntimeOp[], target: RuntimeTarget) => Promise<RuntimeOutcome>;
   readonly log: Logger;
   readonly observer?: ReconcileObserver;
 }
@@ -42,6 +45,13 @@ export interface SyncReport {
   readonly changeSeenAt: number | null;
   readonly code?: ErrorCode;
   readonly message?: string;
+  /** Set when a runtime plan failed and a reload was tried instead: why the Runtime API path was left. */
+  readonly fallback?: Fallback;
+}
+
+export interface Fallback {
+  readonly code: ErrorCode;
+  readonly message: string;
 }
 
 /** Hooks for metrics; every method is optional. */
@@ -97,32 +107,57 @@ export class Reconciler {
     if (!inputs) return {};
     const desired = buildDesired(inputs.etcd, inputs.services);
     this.noteProblems(desired.problems);
+    const spare = this.deps.settings.spareSlots;
     const backends = desired.vhosts.flatMap((v) => v.backends);
-    const layout = layoutSlots(backends, this.deps.settings.spareSlots, this.appliedState?.layout ?? null);
+    const fitted = this.target(desired, layoutSlots(backends, spare, this.appliedState?.layout ?? null), inputs.templates);
+    const p = plan(this.appliedState, fitted);
+    if (p.mode === 'noop') return this.noop(fitted, started);
+    // A reload rewrites every backend anyway: the moment to give back the free slots churn left behind.
+    const target = p.mode === 'reload' ? this.target(desired, shrinkLayout(fitted.layout, spare), inputs.templates) : fitted;
     let rendered: Rendered;
     try {
       const renderStart = performance.now();
-      rendered = render(desired, layout, this.deps.settings, inputs.templates);
+      rendered = renderView(target.view, desired, target.templates);
       this.deps.observer?.onRender?.(performance.now() - renderStart);
     } catch (err) {
       return this.finish(started, desired.revision, null, { ok: false, code: codeOf(err, 'TEMPLATE_INVALID'), message: errorMessage(err) });
     }
-    const target: Target = { desired, layout, rendered };
-    return this.execute(plan(this.appliedState, target), target, started);
+    const next: AppliedState = { ...target, rendered };
+    return p.mode === 'runtime' ? this.applyRuntime(p, next, started) : this.applyReload(p.reason, next, started);
   }
 
-  private async execute(p: Plan, target: Target, started: number): Promise<RunOutcome> {
-    const hash = configHash(target.rendered);
-    if (p.mode === 'noop') {
-      this.appliedState = target;
-      return this.finish(started, target.desired.revision, hash, { ok: true, mode: 'noop', reason: 'HAProxy already runs this config' });
+  private target(desired: DesiredState, layout: Layout, templates: TemplatesSnapshot): Target {
+    return { desired, layout, view: templateView(desired, layout, this.deps.settings), templates };
+  }
+
+  /** Nothing to send; the applied state still takes the new desired state (revisions, problems). */
+  private noop(target: Target, started: number): RunOutcome {
+    const rendered = this.appliedState?.rendered ?? null;
+    this.appliedState = rendered && { ...target, rendered };
+    const hash = rendered && configHash(rendered);
+    return this.finish(started, target.desired.revision, hash, { ok: true, mode: 'noop', reason: 'HAProxy already runs this config' });
+  }
+
+  private async applyRuntime(p: RuntimePlan, next: AppliedState, started: number): Promise<RunOutcome> {
+    const outcome = await this.deps.runtime(p.ops, next);
+    if (outcome.ok) {
+      this.appliedState = next;
+      return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'runtime', reason: p.reason });
     }
-    const outcome = await this.deps.reload(target.rendered);
-    if (outcome.ok) this.appliedState = target;
+    // Some commands may have landed: until a reload confirms the files, what HAProxy runs is not known.
+    this.appliedState = null;
+    this.deps.log.warn({ code: outcome.code, err: outcome.message, reason: p.reason }, 'Runtime API apply failed; falling back to a checked reload');
+    const fallback = { code: outcome.code, message: outcome.message };
+    return this.applyReload(`${p.reason} (by reload: the Runtime API apply failed)`, next, started, fallback);
+  }
+
+  private async applyReload(reason: string, next: AppliedState, started: number, fallback?: Fallback): Promise<RunOutcome> {
+    const outcome = await this.deps.reload(next.rendered);
+    if (outcome.ok) this.appliedState = next;
     const result = outcome.ok
-      ? { ok: true, mode: 'reload' as const, reason: p.reason }
-      : { ok: false, mode: 'reload' as const, reason: p.reason, code: outcome.code, message: outcome.message };
-    return this.finish(started, target.desired.revision, hash, result);
+      ? { ok: true, mode: 'reload' as const, reason, fallback }
+      : { ok: false, mode: 'reload' as const, reason, code: outcome.code, message: outcome.message, fallback };
+    return this.finish(started, next.desired.revision, configHash(next.rendered), result);
   }
 
   private gather(): { etcd: EtcdSnapshot; services: ServicesSnapshot[]; templates: TemplatesSnapshot } | null {
@@ -143,7 +178,7 @@ export class Reconciler {
     started: number,
     revision: number,
     hash: string | null,
-    result: { ok: boolean; mode?: ApplyMode; reason?: string; code?: ErrorCode; message?: string },
+    result: { ok: boolean; mode?: ApplyMode; reason?: string; code?: ErrorCode; message?: string; fallback?: Fallback | undefined },
   ): RunOutcome {
     const report: SyncReport = {
       at: Date.now(),
@@ -156,6 +191,7 @@ export class Reconciler {
       changeSeenAt: this.changeSeenAt,
       ...(result.code ? { code: result.code } : {}),
       ...(result.message ? { message: result.message } : {}),
+      ...(result.fallback ? { fallback: result.fallback } : {}),
     };
     this.report = report;
     this.deps.observer?.onSynced?.(report, this.appliedState);
@@ -170,7 +206,7 @@ export class Reconciler {
   }
 
   private log(report: SyncReport, hash: string | null): void {
-    const fields = { mode: report.mode, reason: report.reason, durationMs: report.durationMs, configHash: hash, revision: report.revision };
+    const fields = { mode: report.mode, reason: report.reason, durationMs: report.durationMs, configHash: hash, revision: report.revision, fallbackCode: report.fallback?.code };
     if (report.ok && report.mode === 'noop') this.deps.log.debug(fields, 'no change');
     else if (report.ok) this.deps.log.info(fields, `applied by ${report.mode}`);
     else this.deps.log.error({ ...fields, code: report.code, err: report.message }, 'apply failed; the last good config keeps serving');
@@ -190,13 +226,20 @@ export class Reconciler {
   }
 }
 
+// A noop sync reports the hash of files it did not render again; hashing 10,000 backends each time would cost more than the sync.
+const hashes = new WeakMap<Rendered, string>();
+
 export function configHash(rendered: Rendered): string {
+  const cached = hashes.get(rendered);
+  if (cached) return cached;
   const h = createHash('sha256').update(rendered.config);
   for (const name of Object.keys(rendered.maps).sort()) h.update(`\0${name}\0${rendered.maps[name]}`);
-  return h.digest('hex').slice(0, 16);
+  const hash = h.digest('hex').slice(0, 16);
+  hashes.set(rendered, hash);
+  return hash;
 }
 
 function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {
   const code = errorCode(err);
-  return code === 'INTERNAL' ? fallback : (code as ErrorCode);
+  return code in ERROR_CODES ? (code as ErrorCode) : fallback;
 }

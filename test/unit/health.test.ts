@@ -1,4 +1,5 @@
 import t from 'tap';
+import { appliedState } from '../helpers/applied.ts';
 import { backendHealth, healthGate, isCheckPending, isServerUp, statKey, type StatEntry } from '../../src/core/health.ts';
 import type { Backend } from '../../src/core/model.ts';
 import type { AppliedState } from '../../src/core/plan.ts';
@@ -11,11 +12,11 @@ const GREEN: Backend = {
 };
 
 function applied(backend: Backend): AppliedState {
-  return {
-    desired: { revision: 9, problems: [], vhosts: [{ host: backend.host, active: 'blue', revision: 9, backends: [backend] }] },
-    layout: { [backend.name]: freshSlots(backend.servers, 2) },
-    rendered: { config: '', maps: {} },
-  };
+  return appliedState(
+    { revision: 9, problems: [], vhosts: [{ host: backend.host, active: 'blue', revision: 9, backends: [backend] }] },
+    { [backend.name]: freshSlots(backend.servers, 2) },
+    { config: '', maps: {} },
+  );
 }
 
 function stats(rows: Record<string, StatEntry>): Map<string, StatEntry> {

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { appliedState } from '../helpers/applied.ts';
 import type { AppliedState } from '../../src/core/plan.ts';
 import { countServers, hashValue, Metrics } from '../../src/http/metrics.ts';
 import { parseMetrics } from '../helpers/prometheus.ts';
@@ -12,14 +13,14 @@ t.test('config_hash: the first 13 hex digits, exact in a float64', async (t) => 
 t.test('servers by state: filled slots of the live colour, of other colours, and free slots', async (t) => {
   const endpoint = { address: '10.0.0.1', port: 80 };
   const backend = (colour: string) => ({ name: `be_a_${colour}`, host: 'a', colour, service: 's/x', port: 'http', balance: 'roundrobin' as const, healthPath: null, minReady: 1, servers: [] });
-  const applied: AppliedState = {
-    desired: { revision: 1, problems: [], vhosts: [{ host: 'a', active: 'green', revision: 1, backends: [backend('blue'), backend('green')] }] },
-    layout: {
+  const applied: AppliedState = appliedState(
+    { revision: 1, problems: [], vhosts: [{ host: 'a', active: 'green', revision: 1, backends: [backend('blue'), backend('green')] }] },
+    {
       be_a_blue: [{ name: 'srv1', endpoint }, { name: 'srv2', endpoint: null }],
       be_a_green: [{ name: 'srv1', endpoint }, { name: 'srv2', endpoint }, { name: 'srv3', endpoint: null }],
     },
-    rendered: { config: '', maps: {} },
-  };
+    { config: '', maps: {} },
+  );
   t.same(countServers(applied), { active: 2, standby: 1, spare: 2 });
 });
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { appliedState } from '../helpers/applied.ts';
 import { nodeStatusOf, parseNodeStatus } from '../../src/fleet/nodes.ts';
 import type { AppliedState } from '../../src/core/plan.ts';
 import { freshSlots } from '../../src/core/slots.ts';
@@ -8,11 +9,11 @@ t.test('a node reports its applied revision, config hash, and per vhost the live
   const backend = (colour: string) => ({
     name: `be_a.example.com_${colour}`, host: 'a.example.com', colour, service: `ns/a-${colour}`, port: 'http', balance: 'roundrobin' as const, healthPath: null, minReady: 1, servers,
   });
-  const applied: AppliedState = {
-    desired: { revision: 42, problems: [], vhosts: [{ host: 'a.example.com', active: 'green', revision: 40, backends: [backend('blue'), backend('green')] }] },
-    layout: { 'be_a.example.com_blue': freshSlots(servers, 4), 'be_a.example.com_green': freshSlots(servers, 4) },
-    rendered: { config: 'global\n', maps: { 'hosts.map': 'a.example.com be_a.example.com_green\n' } },
-  };
+  const applied: AppliedState = appliedState(
+    { revision: 42, problems: [], vhosts: [{ host: 'a.example.com', active: 'green', revision: 40, backends: [backend('blue'), backend('green')] }] },
+    { 'be_a.example.com_blue': freshSlots(servers, 4), 'be_a.example.com_green': freshSlots(servers, 4) },
+    { config: 'global\n', maps: { 'hosts.map': 'a.example.com be_a.example.com_green\n' } },
+  );
   const stats = new Map([
     ['be_a.example.com_blue/srv1', { status: 'no check', check: '' }],
     ['be_a.example.com_blue/srv2', { status: 'no check', check: '' }],
