@@ -58,13 +58,14 @@ export function plan(applied: AppliedState | null, target: Target): Plan {
   return { mode: 'runtime', reason: describe(ops), ops };
 }
 
-export function sameMaps(a: Rendered['maps'], b: Rendered['maps']): boolean {
+/** Two name → text records hold the same entries. */
+export function sameTexts(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 export function sameTemplates(a: TemplatesSnapshot, b: TemplatesSnapshot): boolean {
-  return a === b || sameMaps(a.files, b.files);
+  return a === b || sameTexts(a.files, b.files);
 }
 
 /** Parses a rendered map file ("key value" lines) into its entries, in file order. */

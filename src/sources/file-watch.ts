@@ -51,12 +51,16 @@ export function watchPaths(paths: readonly string[], onChange: () => void, onErr
 
 /**
  * Reads once now and again after every change, one read at a time, calling
- * `onChange` after each; close() stops watching and waits for a read in flight.
+ * `onChange` after each read that says something changed (events also come
+ * for writes of identical content, and from the trailing re-check); close()
+ * stops watching and waits for a read in flight.
  */
-export function watchAndRead(paths: readonly string[], read: () => Promise<void>, onChange: () => void, onError: (err: unknown) => void): FileWatch {
+export function watchAndRead(paths: readonly string[], read: () => Promise<boolean>, onChange: () => void, onError: (err: unknown) => void): FileWatch {
   let reading: Promise<void> = Promise.resolve();
   const reread = (): void => {
-    reading = reading.then(read).then(onChange);
+    reading = reading.then(read).then((changed) => {
+      if (changed) onChange();
+    });
   };
   const watcher = watchPaths(paths, reread, onError);
   reread();

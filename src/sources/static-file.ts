@@ -20,6 +20,7 @@ export class StaticFileSource implements Source<ServicesSnapshot> {
   private good: ServicesSnapshot['services'] | null = null;
   private problem: Problem | null = null;
   private watcher: FileWatch | null = null;
+  private lastText: string | null = null;
 
   constructor(file: string, log: Logger) {
     this.file = file;
@@ -43,24 +44,32 @@ export class StaticFileSource implements Source<ServicesSnapshot> {
     await this.watcher?.close();
   }
 
-  private async read(): Promise<void> {
+  /** Says whether the snapshot changed. */
+  private async read(): Promise<boolean> {
+    let text: string;
     try {
-      const parsed = parseServicesFile(await readFile(this.file, 'utf8'));
-      if (typeof parsed === 'string') return this.fail(parsed);
-      this.good = parsed;
-      this.problem = null;
-      this.health.synced = true;
-      this.health.event();
+      text = await readFile(this.file, 'utf8');
     } catch (err) {
-      this.fail(`cannot read it (${errorMessage(err)})`);
+      return this.fail(`cannot read it (${errorMessage(err)})`);
     }
+    if (text === this.lastText && this.problem === null) return false;
+    this.lastText = text;
+    const parsed = parseServicesFile(text);
+    if (typeof parsed === 'string') return this.fail(parsed);
+    this.good = parsed;
+    this.problem = null;
+    this.health.synced = true;
+    this.health.event();
+    return true;
   }
 
-  private fail(message: string): void {
+  private fail(message: string): boolean {
+    if (this.problem?.message.startsWith(message)) return false;
     const kept = this.good ? 'keeping the last good content' : 'no good content yet';
     this.problem = { code: 'STATIC_FILE_INVALID', source: `static file ${this.file}`, message: `${message}; ${kept}` };
     this.health.failed(message);
     this.log.error({ source: 'static', code: 'STATIC_FILE_INVALID', file: this.file, err: message }, `static services file rejected; ${kept}`);
+    return true;
   }
 }
 

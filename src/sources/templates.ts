@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { TemplatesSnapshot } from '../core/model.ts';
+import { sameTexts } from '../core/plan.ts';
 import { errorMessage } from '../errors.ts';
 import { watchAndRead, type FileWatch } from './file-watch.ts';
 import { SourceHealth, type Source, type SourceStatus } from './source.ts';
@@ -43,14 +44,19 @@ export class TemplatesSource implements Source<TemplatesSnapshot> {
     await this.watcher?.close();
   }
 
-  private async read(): Promise<void> {
+  /** Says whether the templates changed; unchanged ones keep their snapshot, and so their compiled form. */
+  private async read(): Promise<boolean> {
     try {
-      this.current = await readTemplates(this.dirs);
+      const next = await readTemplates(this.dirs);
       this.health.synced = true;
       this.health.event();
+      if (this.current && sameTexts(this.current.files, next.files)) return false;
+      this.current = next;
+      return true;
     } catch (err) {
       this.health.failed(errorMessage(err));
       this.log.error({ source: 'templates', code: 'TEMPLATE_INVALID', err: errorMessage(err) }, 'cannot read templates; keeping the last ones');
+      return false;
     }
   }
 }

@@ -47,6 +47,8 @@ async function scrapeUntil(env: TestEnv, what: string, ok: (s: Scrape) => boolea
   return last;
 }
 
+/** A counter's value, 0 while it has never been incremented (prom-client shows no sample yet). */
+const count = (s: Scrape, name: string, labels: Record<string, string>): number => s.value(P + name, labels) ?? 0;
 const v = (s: Scrape, name: string, labels: Record<string, string> = {}): number => {
   const value = s.value(P + name, labels);
   if (value === undefined) throw new Error(`no sample ${P}${name} ${JSON.stringify(labels)}`);
@@ -93,23 +95,27 @@ t.test('/metrics while real reloads, flips and a rejected config happen: names, 
     );
   });
 
-  await t.test('a flip moves reloads, applies, latency, hash, servers and the etcd event time', async (t) => {
+  await t.test('a flip moves runtime applies and commands, latency, hash, servers and the etcd event time, and no reload', async (t) => {
     const before = await scrape(env);
     await env.putActive(HOST, 'green');
     await env.until(HOST, { body: 'green' });
     const after = await scrapeUntil(env, 'the flip in the metrics', (s) => s.value(`${P}servers`, { state: 'active' }) === 2 && s.value(`${P}config_hash`) !== v(before, 'config_hash'));
-    t.ok(v(after, 'reloads_total', { result: 'success' }) > v(before, 'reloads_total', { result: 'success' }), 'reloads_total{result="success"} rose');
-    t.ok(v(after, 'applies_total', { mode: 'reload' }) > v(before, 'applies_total', { mode: 'reload' }), 'applies_total{mode="reload"} rose');
+    t.ok(v(after, 'applies_total', { mode: 'runtime' }) > count(before, 'applies_total', { mode: 'runtime' }), 'applies_total{mode="runtime"} rose');
+    t.ok(v(after, 'runtime_api_commands_total', { result: 'ok' }) > count(before, 'runtime_api_commands_total', { result: 'ok' }), 'runtime_api_commands_total{result="ok"} rose');
+    t.equal(v(after, 'reloads_total', { result: 'success' }), v(before, 'reloads_total', { result: 'success' }), 'a flip reloads nothing');
     t.ok(v(after, 'sync_latency_seconds_count') > v(before, 'sync_latency_seconds_count'), 'a sync latency was observed');
     t.ok(v(after, 'config_last_reload_success_timestamp_seconds') > v(before, 'config_last_reload_success_timestamp_seconds'), 'the success time moved on');
     t.ok(v(after, 'source_last_event_timestamp_seconds', { source: 'etcd' }) > v(before, 'source_last_event_timestamp_seconds', { source: 'etcd' }), 'the etcd event time moved on');
     t.equal(v(after, 'vhosts'), 1);
   });
 
-  await t.test('a second vhost is counted', async (t) => {
+  await t.test('a second vhost is counted, and applied by a reload', async (t) => {
+    const before = await scrape(env);
     await env.putSpec('api.example.com', blueGreenSpec());
     const s = await scrapeUntil(env, 'two vhosts', (s) => s.value(`${P}vhosts`) === 2);
     t.equal(v(s, 'servers', { state: 'active' }), 4, 'two live pods for each vhost');
+    t.ok(v(s, 'reloads_total', { result: 'success' }) > v(before, 'reloads_total', { result: 'success' }), 'a new vhost is a reload: reloads_total{result="success"} rose');
+    t.ok(v(s, 'applies_total', { mode: 'reload' }) > v(before, 'applies_total', { mode: 'reload' }), 'applies_total{mode="reload"} rose');
   });
 
   await t.test('a template HAProxy rejects: last reload 0, /readyz says why, the last good config keeps serving', async (t) => {
