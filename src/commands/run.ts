@@ -31,6 +31,9 @@ flight finishes, and the process exits 0 within 5 s. A second signal
 stops it at once (exit 128+signal). Under systemd (Type=notify) it
 reports readiness and answers the watchdog.`;
 
+/** How long a stop waits for this node's status key to be deleted. */
+const NODE_KEY_DELETE_MS = 1500;
+
 /** How long a graceful stop may take; below systemd's and the contract's 5 s, so the exit itself fits. */
 const STOP_DEADLINE_MS = 4500;
 
@@ -121,8 +124,20 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     async stop() {
       // The trigger schedules nothing more and waits for an apply in flight while the watchers close;
       // the node key goes before the etcd client closes: a cleanly stopped node must not be waited for by flips.
-      await Promise.all([trigger.stop(), fleet.stop().then(() => stopSources(sources))]);
+      // Deleting the key is a courtesy (it expires with its lease): an unreachable etcd must not eat the stop deadline.
+      await Promise.all([trigger.stop(), within(NODE_KEY_DELETE_MS, fleet.stop()).then(() => stopSources(sources))]);
       await http.close();
     },
   };
+}
+
+/** Waits for `promise`, but no longer than `ms`. */
+function within(ms: number, promise: Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
