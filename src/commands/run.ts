@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { ServicesSnapshot } from '../core/model.ts';
+import { runsAlready } from '../haproxy/adopt.ts';
 import { ReloadApplier } from '../haproxy/apply.ts';
 import { Fleet } from '../fleet/fleet.ts';
 import { MasterClient } from '../haproxy/master.ts';
@@ -94,6 +95,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     templates: sources.templates,
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
+    runsAlready: (rendered) => runsAlready(config.haproxy, rendered, () => master.showProc()),
     runtime: (ops, target) => runtime.apply(ops, target),
     log,
     observer: combineObservers(metrics.reconcileObserver(), { onSynced: (report) => fleet.synced(report) }),

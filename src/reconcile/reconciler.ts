@@ -24,6 +24,8 @@ export interface ReconcilerDeps {
   readonly templates: Source<TemplatesSnapshot>;
   readonly settings: RenderSettings;
   readonly reload: (rendered: Rendered) => Promise<ReloadOutcome>;
+  /** Whether HAProxy already runs exactly these files (a restarted daemon then takes them over without a reload). */
+  readonly runsAlready?: (rendered: Rendered) => Promise<boolean>;
   /** Applies runtime operations, writing the target's files; a failure here is followed by a reload. */
   readonly runtime: (ops: readonly RuntimeOp[], target: RuntimeTarget) => Promise<RuntimeOutcome>;
   readonly log: Logger;
@@ -152,12 +154,26 @@ export class Reconciler {
   }
 
   private async applyReload(reason: string, next: AppliedState, started: number, fallback?: Fallback): Promise<RunOutcome> {
+    if (this.appliedState === null && !fallback && (await this.takesOver(next.rendered))) {
+      this.appliedState = next;
+      return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'noop', reason: 'HAProxy already runs these files' });
+    }
     const outcome = await this.deps.reload(next.rendered);
     if (outcome.ok) this.appliedState = next;
     const result = outcome.ok
       ? { ok: true, mode: 'reload' as const, reason, fallback }
       : { ok: false, mode: 'reload' as const, reason, code: outcome.code, message: outcome.message, fallback };
     return this.finish(started, next.desired.revision, configHash(next.rendered), result);
+  }
+
+  /** A failed look is a no: the reload that follows is always safe. */
+  private async takesOver(rendered: Rendered): Promise<boolean> {
+    try {
+      return (await this.deps.runsAlready?.(rendered)) === true;
+    } catch (err) {
+      this.deps.log.debug({ err: errorMessage(err) }, 'cannot tell whether HAProxy runs the current files; reloading');
+      return false;
+    }
   }
 
   private gather(): { etcd: EtcdSnapshot; services: ServicesSnapshot[]; templates: TemplatesSnapshot } | null {

@@ -17,7 +17,7 @@ const HOST = 'shop.example.com';
 
 export const scenario: Scenario = {
   name: 'fleet',
-  description: `${FLIPS} flips through the API of one of three nodes (applied by checked reloads): ms from the call until all three HAProxies serve the new colour, and until the API answers with every node confirmed`,
+  description: `${FLIPS} flips through the API of one of three nodes: ms from the call until all three HAProxies serve the new colour, and until the API answers with every node confirmed`,
   async run() {
     const teardowns: Array<() => void | Promise<void>> = [];
     try {
