@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { waitFor } from '../helpers/wait.ts';
 import { blueGreenSpec, startEnv } from '../helpers/env.ts';
-import { tmpDir } from '../helpers/tmp.ts';
+import { backendTemplate, REJECTED_LINE } from '../helpers/templates.ts';
 
 const HOST = 'shop.example.com';
 
@@ -33,26 +33,24 @@ t.test('etcdctl put …/active green → green answers', async (t) => {
 });
 
 t.test('a template HAProxy rejects: no reload, the previous config keeps serving, the error is logged', async (t) => {
-  const templates = tmpDir(t);
-  const good = readFileSync(new URL('../../templates/backend.eta', import.meta.url), 'utf8');
-  writeFileSync(join(templates, 'backend.eta'), good);
-  const env = await startEnv(t, { config: { templates } });
+  const template = backendTemplate(t);
+  const env = await startEnv(t, { config: { templates: template.dir } });
   const daemon = await env.startDaemon();
   await env.putSpec(HOST, blueGreenSpec());
   await env.until(HOST, { body: 'blue' });
   const goodConfig = readFileSync(env.paths.config, 'utf8');
   const reloadsBefore = await env.reloads();
 
-  writeFileSync(join(templates, 'backend.eta'), `${good}    this-is-not-a-keyword\n`);
+  template.break();
   await waitFor(() => daemon.reconciler.lastReport()?.code === 'HAPROXY_CHECK_FAILED');
   t.equal(await env.reloads(), reloadsBefore, 'HAProxy was not reloaded');
   t.equal(readFileSync(env.paths.config, 'utf8'), goodConfig, 'haproxy.cfg still holds the last good config');
   t.match((await env.get(HOST)).body, /^blue/, 'the last good config keeps serving');
   const logged = env.logs.find((l) => l['code'] === 'HAPROXY_CHECK_FAILED');
   t.ok(logged, 'the failure is logged with its code');
-  t.match(String(logged?.['err']), /this-is-not-a-keyword/, "the log carries HAProxy's own error line");
+  t.match(String(logged?.['err']), new RegExp(REJECTED_LINE), "the log carries HAProxy's own error line");
 
-  writeFileSync(join(templates, 'backend.eta'), good);
+  template.mend();
   await waitFor(() => daemon.reconciler.lastReport()?.ok === true);
   t.equal(daemon.reconciler.lastReport()?.mode, 'noop', 'back to the good template: nothing to apply');
 });

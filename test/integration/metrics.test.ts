@@ -1,12 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t from 'tap';
 import { startEtcd, waitUntil } from '../../src/demo/processes.ts';
 import { DURATION_BUCKETS } from '../../src/http/metrics.ts';
 import { VERSION } from '../../src/version.ts';
 import { blueGreenSpec, startEnv, type TestEnv } from '../helpers/env.ts';
 import { parseMetrics, type Scrape } from '../helpers/prometheus.ts';
-import { tmpDir } from '../helpers/tmp.ts';
+import { backendTemplate } from '../helpers/templates.ts';
 
 const HOST = 'shop.example.com';
 const P = 'haproxy_sync_';
@@ -56,10 +54,8 @@ const v = (s: Scrape, name: string, labels: Record<string, string> = {}): number
 };
 
 t.test('/metrics while real reloads, flips and a rejected config happen: names, types, and values that move', async (t) => {
-  const templates = tmpDir(t);
-  const good = readFileSync(new URL('../../templates/backend.eta', import.meta.url), 'utf8');
-  writeFileSync(join(templates, 'backend.eta'), good);
-  const env = await startEnv(t, { config: { templates } });
+  const template = backendTemplate(t);
+  const env = await startEnv(t, { config: { templates: template.dir } });
   const daemon = await env.startDaemon();
   await env.putSpec(HOST, blueGreenSpec());
   await env.putActive(HOST, 'blue');
@@ -120,7 +116,7 @@ t.test('/metrics while real reloads, flips and a rejected config happen: names, 
 
   await t.test('a template HAProxy rejects: last reload 0, /readyz says why, the last good config keeps serving', async (t) => {
     const before = await scrape(env);
-    writeFileSync(join(templates, 'backend.eta'), `${good}    this-is-not-a-keyword\n`);
+    template.break();
     const after = await scrapeUntil(env, 'the failed check in the metrics', (s) => s.value(`${P}config_last_reload_successful`) === 0);
     t.equal(v(after, 'config_checks_total', { result: 'failure' }), v(before, 'config_checks_total', { result: 'failure' }) + 1, 'one failed haproxy -c');
     t.equal(v(after, 'reloads_total', { result: 'success' }) + v(after, 'reloads_total', { result: 'failure' }), v(before, 'reloads_total', { result: 'success' }) + v(before, 'reloads_total', { result: 'failure' }), 'no reload attempted');
@@ -132,7 +128,7 @@ t.test('/metrics while real reloads, flips and a rejected config happen: names, 
     t.equal(body.lastApply.code, 'HAPROXY_CHECK_FAILED');
     t.match((await env.get(HOST)).body, /^green/, 'the last good config keeps serving');
 
-    writeFileSync(join(templates, 'backend.eta'), good);
+    template.mend();
     await scrapeUntil(env, 'recovery in the metrics', (s) => s.value(`${P}config_last_reload_successful`) === 1);
     t.equal((await env.apiText('/readyz')).status, 200, 'ready again once the template is fixed');
   });
