@@ -44,24 +44,35 @@ export class ReloadApplier {
   }
 
   async apply(rendered: Rendered): Promise<ReloadOutcome> {
-    await ensureDir(dirname(this.paths.config));
-    await ensureDir(this.paths.mapsDir);
-    await this.ensureMapsExist(rendered);
-    const staged = await stage(this.paths.config, rendered.config);
     let check: CheckResult;
     try {
-      check = await checkConfig(this.paths.binary, staged);
-      this.hooks.onCheck?.(check);
-      if (!check.ok) {
-        return { ok: false, code: 'HAPROXY_CHECK_FAILED', message: `haproxy -c rejected the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
+      const staged = await this.stageFiles(rendered);
+      try {
+        check = await checkConfig(this.paths.binary, staged);
+        this.hooks.onCheck?.(check);
+        if (!check.ok) {
+          return { ok: false, code: 'HAPROXY_CHECK_FAILED', message: `haproxy -c rejected the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
+        }
+        for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
+        await promote(staged, this.paths.config);
+      } finally {
+        await rm(staged, { force: true });
       }
-      for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
-      await promote(staged, this.paths.config);
-    } finally {
-      await rm(staged, { force: true });
+    } catch (err) {
+      const message = `cannot write ${this.paths.config} or the maps in ${this.paths.mapsDir}: ${errorMessage(err)}`;
+      return { ok: false, code: 'HAPROXY_FILES_UNWRITABLE', message, details: [], check: null };
     }
     return this.reload(check);
   }
+
+  /** The config next to the live one, not yet live, with the directories and map files `haproxy -c` needs. */
+  private async stageFiles(rendered: Rendered): Promise<string> {
+    await ensureDir(dirname(this.paths.config));
+    await ensureDir(this.paths.mapsDir);
+    await this.ensureMapsExist(rendered);
+    return stage(this.paths.config, rendered.config);
+  }
+
 
   private async reload(check: CheckResult): Promise<ReloadOutcome> {
     const started = performance.now();

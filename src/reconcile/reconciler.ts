@@ -105,6 +105,15 @@ export class Reconciler {
   async sync(changeSeenAt: number | null = null): Promise<RunOutcome> {
     const started = performance.now();
     this.changeSeenAt = changeSeenAt;
+    try {
+      return await this.reconcile(started);
+    } catch (err) {
+      // A bug, not bad input: reported like any failure, and retried with backoff.
+      return this.finish(started, this.report?.revision ?? 0, null, { ok: false, code: 'INTERNAL', message: errorMessage(err) });
+    }
+  }
+
+  private async reconcile(started: number): Promise<RunOutcome> {
     const inputs = this.gather();
     if (!inputs) return {};
     const desired = buildDesired(inputs.etcd, inputs.services);

@@ -1,9 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { parse, stringify } from 'yaml';
 import { waitFor } from '../helpers/wait.ts';
 import { blueGreenSpec, startEnv } from '../helpers/env.ts';
 import { backendTemplate, REJECTED_LINE } from '../helpers/templates.ts';
+import { tmpDir } from '../helpers/tmp.ts';
 
 const HOST = 'shop.example.com';
 
@@ -95,4 +97,26 @@ t.test('50 changes within 100 ms cause at most 2 reloads, and the final state is
   t.ok(reloads >= 1 && reloads <= 2, `reloads: ${reloads}`);
   const cfg = readFileSync(env.paths.config, 'utf8');
   t.equal(cfg.match(/^backend be_burst-\d+\.example\.com_blue$/gm)?.length, 49, 'all 49 new vhosts are in the config');
+});
+
+t.test('files that cannot be written are reported with a code and retried, and the last good config keeps serving', async (t) => {
+  const env = await startEnv(t);
+  await env.putSpec(HOST, blueGreenSpec());
+  const daemon = await env.startDaemon();
+  await env.until(HOST, { body: 'blue' });
+  await daemon.stop();
+
+  const blocker = join(tmpDir(t), 'not-a-directory');
+  writeFileSync(blocker, 'a file where a directory should be\n');
+  const doc = parse(readFileSync(env.configFile, 'utf8')) as { haproxy: Record<string, unknown> };
+  doc.haproxy['mapsDir'] = join(blocker, 'maps');
+  writeFileSync(env.configFile, stringify(doc));
+  const failing = await env.startDaemon();
+  await env.putActive(HOST, 'green');
+  await waitFor(() => failing.reconciler.lastReport()?.code === 'HAPROXY_FILES_UNWRITABLE');
+  const first = failing.reconciler.lastReport();
+  t.match(first?.message, new RegExp(`cannot write .* or the maps in ${blocker}/maps`), 'the message names the files');
+  await waitFor(() => failing.reconciler.lastReport() !== first, 15000, 'a retry');
+  t.equal(failing.reconciler.lastReport()?.code, 'HAPROXY_FILES_UNWRITABLE', 'retried, and reported again');
+  t.match((await env.get(HOST)).body, /^blue/, 'nothing was applied: the last good config keeps serving');
 });
