@@ -14,16 +14,11 @@ import { startDaemon, type Daemon } from '../commands/run.ts';
 import { createEtcdClient } from '../sources/etcd-client.ts';
 import { ensureSystemPackages } from './install.ts';
 import { httpGet } from './http-get.ts';
-import { freePort, startEtcd, startHaproxy, waitUntil, type Managed } from './processes.ts';
+import { bootstrapConfig, freePort, startEtcd, startHaproxy, waitUntil, type Managed } from './processes.ts';
 import { startPod, type Pod } from './pods.ts';
 
 const HOST = 'shop.example.com';
 const PREFIX = '/haproxy-sync/';
-
-/** Enough for HAProxy to start; the daemon replaces it on its first apply. */
-function bootstrapConfig(adminSocket: string): string {
-  return `global\n    stats socket ${adminSocket} mode 600 level admin expose-fd listeners\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n`;
-}
 
 async function main(): Promise<number> {
   const missing = ensureSystemPackages();

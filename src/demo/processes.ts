@@ -108,6 +108,11 @@ export interface HaproxyProcess extends Managed {
   readonly masterSocket: string;
 }
 
+/** Just enough for HAProxy to start with an admin socket; the daemon replaces it on its first apply. */
+export function bootstrapConfig(adminSocket: string): string {
+  return `global\n    stats socket ${adminSocket} mode 600 level admin expose-fd listeners\ndefaults\n    mode http\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n`;
+}
+
 /** HAProxy in master-worker mode (-W) with a master CLI socket (-S), as systemd runs it. */
 export async function startHaproxy(opts: { config: string; masterSocket: string; pidFile: string; binary?: string; timeoutMs?: number }): Promise<HaproxyProcess> {
   const proc = launch(opts.binary ?? 'haproxy', ['-W', '-S', `${opts.masterSocket},mode,600`, '-f', opts.config, '-p', opts.pidFile]);

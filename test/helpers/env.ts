@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { startDaemon, type Daemon, type DaemonOptions } from '../../src/commands/run.ts';
 import { httpGet, type GetResult } from '../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../src/demo/pods.ts';
-import { freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
+import { bootstrapConfig, freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
 import { MasterClient } from '../../src/haproxy/master.ts';
 import { FakeApiServer, type FakeApiServerOptions } from '../fixtures/fake-apiserver.ts';
 import { applyService, publishPods, type PublishOptions } from './kube.ts';
@@ -200,7 +200,7 @@ async function startNode(t: Teardown, world: World, name: string, dir: string): 
     admin: join(dir, 'admin.sock'),
     services: world.servicesFile,
   };
-  writeFileSync(paths.config, `global\n    stats socket ${paths.admin} mode 600 level admin expose-fd listeners\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n`);
+  writeFileSync(paths.config, bootstrapConfig(paths.admin));
   const haproxy = await startHaproxy({ config: paths.config, masterSocket: paths.master, pidFile: join(dir, 'haproxy.pid') });
   t.teardown(() => haproxy.stop());
 

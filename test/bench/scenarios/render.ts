@@ -6,7 +6,7 @@ import { buildDesired } from '../../../src/core/desired.ts';
 import type { RenderSettings } from '../../../src/core/model.ts';
 import { render } from '../../../src/core/render.ts';
 import { layoutSlots } from '../../../src/core/slots.ts';
-import { freePort, startHaproxy } from '../../../src/demo/processes.ts';
+import { bootstrapConfig, freePort, startHaproxy } from '../../../src/demo/processes.ts';
 import { ReloadApplier } from '../../../src/haproxy/apply.ts';
 import { MasterClient } from '../../../src/haproxy/master.ts';
 import { BUNDLED_TEMPLATES, readTemplates } from '../../../src/sources/templates.ts';
@@ -41,7 +41,7 @@ export const scenario: Scenario = {
           renderMs.push(performance.now() - t0);
         }
         const config = join(dir, 'haproxy.cfg');
-        writeFileSync(config, `global\n    stats socket ${settings.adminSocket} mode 600 level admin\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n`);
+        writeFileSync(config, bootstrapConfig(settings.adminSocket));
         const haproxy = await startHaproxy({ config, masterSocket: join(dir, 'master.sock'), pidFile: join(dir, 'pid') });
         try {
           const applier = new ReloadApplier({ binary: 'haproxy', config, mapsDir: settings.mapsDir }, new MasterClient({ socket: join(dir, 'master.sock') }));
