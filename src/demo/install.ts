@@ -1,8 +1,10 @@
 /** Makes sure haproxy, etcd and etcdctl are there: installs them with apt-get as root, otherwise says how. */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { isAbsolute } from 'node:path';
+import { HAPROXY_BIN_VARIABLE, haproxyBinary } from './haproxy-binary.ts';
 
 const NEEDED = [
-  { binary: 'haproxy', pkg: 'haproxy' },
+  { binary: haproxyBinary(), pkg: 'haproxy' },
   { binary: 'etcd', pkg: 'etcd-server' },
   { binary: 'etcdctl', pkg: 'etcd-client' },
 ];
@@ -13,6 +15,8 @@ function onPath(binary: string): boolean {
 
 /** Returns null when everything is there (installing it if root can), or the message to show. */
 export function ensureSystemPackages(): string | null {
+  const chosen = haproxyBinary();
+  if (isAbsolute(chosen) && !onPath(chosen)) return `${HAPROXY_BIN_VARIABLE}=${chosen}: no such executable`;
   const missing = NEEDED.filter((n) => !onPath(n.binary)).map((n) => n.pkg);
   if (missing.length === 0) return null;
   const line = `apt-get update && apt-get install -y ${missing.join(' ')}`;

@@ -12,6 +12,7 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { startDaemon, type Daemon } from '../commands/run.ts';
 import { createEtcdClient } from '../sources/etcd-client.ts';
+import { haproxyBinary } from './haproxy-binary.ts';
 import { ensureSystemPackages } from './install.ts';
 import { httpGet } from './http-get.ts';
 import { bootstrapConfig, freePort, startEtcd, startHaproxy, waitUntil, type Managed } from './processes.ts';
@@ -79,7 +80,7 @@ async function setUp(dir: string, stops: Array<() => Promise<void>>): Promise<De
     node: 'demo',
     etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
     static: { file: join(dir, 'services.yaml') },
-    haproxy: { config: paths.config, mapsDir: join(dir, 'maps'), masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
+    haproxy: { binary: haproxyBinary(), config: paths.config, mapsDir: join(dir, 'maps'), masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
     api: { listen: `127.0.0.1:${apiPort}` },
   }));
   const config = loadConfig({ file: configFile, required: true, env: {}, flags: {} });

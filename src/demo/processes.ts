@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { MasterClient } from '../haproxy/master.ts';
+import { haproxyBinary } from './haproxy-binary.ts';
 import { sleep } from '../sources/backoff.ts';
 
 export interface Managed {
@@ -115,7 +116,7 @@ export function bootstrapConfig(adminSocket: string): string {
 
 /** HAProxy in master-worker mode (-W) with a master CLI socket (-S), as systemd runs it. */
 export async function startHaproxy(opts: { config: string; masterSocket: string; pidFile: string; binary?: string; timeoutMs?: number }): Promise<HaproxyProcess> {
-  const proc = launch(opts.binary ?? 'haproxy', ['-W', '-S', `${opts.masterSocket},mode,600`, '-f', opts.config, '-p', opts.pidFile]);
+  const proc = launch(opts.binary ?? haproxyBinary(), ['-W', '-S', `${opts.masterSocket},mode,600`, '-f', opts.config, '-p', opts.pidFile]);
   const master = new MasterClient({ socket: opts.masterSocket, timeoutMs: 1000 });
   try {
     await waitUntil('haproxy', async () => (await master.showProc()).workers.length > 0, opts.timeoutMs ?? 20000, proc);

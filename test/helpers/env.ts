@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { startDaemon, type Daemon, type DaemonOptions } from '../../src/commands/run.ts';
 import { httpGet, type GetResult } from '../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../src/demo/pods.ts';
+import { haproxyBinary } from '../../src/demo/haproxy-binary.ts';
 import { bootstrapConfig, freePort, launch, startEtcd, startHaproxy, waitUntil, type EtcdProcess, type HaproxyProcess, type Managed } from '../../src/demo/processes.ts';
 import { MasterClient } from '../../src/haproxy/master.ts';
 import { FakeApiServer, type FakeApiServerOptions } from '../fixtures/fake-apiserver.ts';
@@ -221,7 +222,7 @@ async function startNode(t: Teardown, world: World, name: string, dir: string): 
           },
         }
       : {}),
-    haproxy: { config: paths.config, mapsDir: paths.mapsDir, masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
+    haproxy: { binary: haproxyBinary(), config: paths.config, mapsDir: paths.mapsDir, masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
     sync: { debounceMs: 20, maxDelayMs: 200 },
     api: { listen: `127.0.0.1:${apiPort}` },
     log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import t from 'tap';
+import { haproxyBinary } from '../../src/demo/haproxy-binary.ts';
 import { waitUntil } from '../../src/demo/processes.ts';
 import { blueGreenSpec, startEnv } from '../helpers/env.ts';
 
@@ -28,7 +29,7 @@ t.test('SIGKILL during applies never leaves a partial haproxy.cfg; restarted, th
     const cfg = readFileSync(env.paths.config, 'utf8');
     t.match(cfg, /^# haproxy\.cfg for test-lb/, `round ${round}: haproxy.cfg starts as rendered`);
     t.ok(cfg.endsWith('\n') && cfg.includes('backend be_no_vhost'), `round ${round}: haproxy.cfg is whole`);
-    t.doesNotThrow(() => execFileSync('haproxy', ['-c', '-f', env.paths.config], { stdio: 'pipe' }), `round ${round}: haproxy.cfg passes haproxy -c`);
+    t.doesNotThrow(() => execFileSync(haproxyBinary(), ['-c', '-f', env.paths.config], { stdio: 'pipe' }), `round ${round}: haproxy.cfg passes haproxy -c`);
     daemon = env.spawnDaemon();
   }
   await env.until('v0.example.com', { body: colour }, 30000);

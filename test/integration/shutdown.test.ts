@@ -2,6 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import t from 'tap';
+import { haproxyBinary } from '../../src/demo/haproxy-binary.ts';
 import { waitUntil, type Managed } from '../../src/demo/processes.ts';
 import { blueGreenSpec, startEnv, type TestEnv } from '../helpers/env.ts';
 import { tmpDir, type Teardown } from '../helpers/tmp.ts';
@@ -20,7 +21,7 @@ function slowHaproxy(t: Teardown): { binary: string; started: string; slowDown(s
   const delay = join(dir, 'delay');
   const binary = join(dir, 'haproxy');
   // The wait's pid goes into `started`: a daemon that exits mid-check leaves it behind, and teardown ends it.
-  writeFileSync(binary, `#!/bin/sh\nif [ -f ${delay} ]; then sleep "$(cat ${delay})" & echo $! >> ${started}; wait; fi\nexec haproxy "$@"\n`);
+  writeFileSync(binary, `#!/bin/sh\nif [ -f ${delay} ]; then sleep "$(cat ${delay})" & echo $! >> ${started}; wait; fi\nexec ${haproxyBinary()} "$@"\n`);
   chmodSync(binary, 0o755);
   t.teardown(() => {
     if (!existsSync(started)) return;

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { haproxyBinary } from '../../src/demo/haproxy-binary.ts';
 import { launch, waitUntil } from '../../src/demo/processes.ts';
 import { blueGreenSpec, startEnv } from '../helpers/env.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -18,7 +19,7 @@ t.test('under systemd (Type=notify): READY=1 once serving, WATCHDOG=1 while runn
   // Records what `haproxy -c` children see of NOTIFY_SOCKET, then runs the real haproxy.
   const seen = join(dir, 'child-notify-socket');
   const haproxy = join(dir, 'haproxy');
-  writeFileSync(haproxy, `#!/bin/sh\necho "[\${NOTIFY_SOCKET:-}]" >> ${seen}\nexec haproxy "$@"\n`);
+  writeFileSync(haproxy, `#!/bin/sh\necho "[\${NOTIFY_SOCKET:-}]" >> ${seen}\nexec ${haproxyBinary()} "$@"\n`);
   chmodSync(haproxy, 0o755);
 
   const env = await startEnv(t, { config: { haproxy: { binary: haproxy } } });

@@ -6,6 +6,7 @@ import { buildDesired } from '../../../src/core/desired.ts';
 import type { RenderSettings } from '../../../src/core/model.ts';
 import { render } from '../../../src/core/render.ts';
 import { layoutSlots } from '../../../src/core/slots.ts';
+import { haproxyBinary } from '../../../src/demo/haproxy-binary.ts';
 import { bootstrapConfig, freePort, startHaproxy } from '../../../src/demo/processes.ts';
 import { ReloadApplier } from '../../../src/haproxy/apply.ts';
 import { MasterClient } from '../../../src/haproxy/master.ts';
@@ -44,7 +45,7 @@ export const scenario: Scenario = {
         writeFileSync(config, bootstrapConfig(settings.adminSocket));
         const haproxy = await startHaproxy({ config, masterSocket: join(dir, 'master.sock'), pidFile: join(dir, 'pid') });
         try {
-          const applier = new ReloadApplier({ binary: 'haproxy', config, mapsDir: settings.mapsDir }, new MasterClient({ socket: join(dir, 'master.sock') }));
+          const applier = new ReloadApplier({ binary: haproxyBinary(), config, mapsDir: settings.mapsDir }, new MasterClient({ socket: join(dir, 'master.sock') }));
           const t0 = performance.now();
           const rendered = renderOnce();
           const t1 = performance.now();
