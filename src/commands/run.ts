@@ -86,7 +86,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const applier = new ReloadApplier(
     { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
     master,
-    metrics.reloadHooks(),
+    {
+      ...metrics.reloadHooks(),
+      onBackup: (file, backup) => log.warn({ file, backup }, `haproxy-sync replaces ${file} from now on; the config that was there is kept in ${backup}`),
+    },
   );
   const runtime = new RuntimeApplier(
     { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import type { Rendered } from '../core/model.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import { checkConfig, type CheckResult } from './check.ts';
-import { ensureDir, promote, stage, writeIfChanged } from './files.ts';
+import { ensureDir, keepFirstVersion, promote, stage, writeIfChanged } from './files.ts';
 
 /** What a reload returns; the master CLI client implements it. */
 export interface Reloader {
@@ -31,6 +31,8 @@ export type ReloadOutcome =
 export interface ReloadHooks {
   onCheck?(result: CheckResult): void;
   onReload?(ok: boolean, durationMs: number): void;
+  /** The config found in place before the first one haproxy-sync wrote was copied to `backup`. */
+  onBackup?(config: string, backup: string): void;
 }
 
 export class ReloadApplier {
@@ -55,6 +57,8 @@ export class ReloadApplier {
           return { ok: false, code: 'HAPROXY_CHECK_FAILED', message: `haproxy -c rejected the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
         }
         for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
+        const backup = await keepFirstVersion(this.paths.config);
+        if (backup) this.hooks.onBackup?.(this.paths.config, backup);
         await promote(staged, this.paths.config);
       } finally {
         await rm(staged, { force: true });

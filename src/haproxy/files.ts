@@ -4,7 +4,8 @@
  * directory. A crash at any point leaves either the old or the new file.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export async function writeAtomic(path: string, content: string): Promise<void> {
@@ -30,6 +31,29 @@ export async function stage(path: string, content: string): Promise<string> {
 export async function promote(staged: string, path: string): Promise<void> {
   await rename(staged, path);
   await syncDir(dirname(path));
+}
+
+/** Where the config HAProxy ran before haproxy-sync first replaced it is kept. */
+export function backupPathOf(path: string): string {
+  return `${path}.before-haproxy-sync`;
+}
+
+/**
+ * Keeps a copy of `path` the first time it is about to be replaced, so that
+ * the config an operator (or Debian) had is never lost; later replacements
+ * leave that copy alone. Returns the copy's path when it made one.
+ */
+export async function keepFirstVersion(path: string): Promise<string | null> {
+  const backup = backupPathOf(path);
+  try {
+    await copyFile(path, backup, constants.COPYFILE_EXCL);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EEXIST') return null;
+    throw err;
+  }
+  await syncDir(dirname(path));
+  return backup;
 }
 
 export async function readText(path: string): Promise<string | null> {
