@@ -44,10 +44,8 @@ install -m 755 "$node_bin" "$app/node/bin/node"
 strip --strip-unneeded "$app/node/bin/node"
 
 install -m 755 "$here/haproxy-sync" "$root/usr/bin/haproxy-sync"
-sed -e 's,^ExecStart=.*,ExecStart=/usr/bin/haproxy-sync run --config /etc/haproxy-sync/config.yaml,' \
-    -e 's,^Documentation=.*,Documentation=file:/opt/haproxy-sync/docs/operator-guide.md,' \
-    -e '/^# Install:/d' systemd/haproxy-sync.service >"$root/usr/lib/systemd/system/haproxy-sync.service"
-grep -v '^# Install:' systemd/haproxy.service.d/haproxy-sync.conf >"$root/usr/lib/systemd/system/haproxy.service.d/haproxy-sync.conf"
+install -m 644 systemd/haproxy-sync.service "$root/usr/lib/systemd/system/haproxy-sync.service"
+install -m 644 systemd/haproxy.service.d/haproxy-sync.conf "$root/usr/lib/systemd/system/haproxy.service.d/haproxy-sync.conf"
 install -m 644 "$here/config.yaml" "$root/etc/haproxy-sync/config.yaml"
 install -m 644 "$here/copyright" "$root/usr/share/doc/haproxy-sync/copyright"
 sed "s/@VERSION@/$version/; s/@MAINTAINER@/$maintainer/; s/@DATE@/$(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")/" "$here/changelog" | gzip -9n >"$root/usr/share/doc/haproxy-sync/changelog.gz"
