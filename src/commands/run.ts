@@ -81,18 +81,19 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const onCommand = (ok: boolean): void => metrics.runtimeCommand(ok);
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
   const applier = new ReloadApplier(
-    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
+    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir },
     master,
     metrics.reloadHooks(),
   );
   const runtime = new RuntimeApplier(
-    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
+    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir },
     new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand }),
   );
   const reconciler = new Reconciler({
     etcd: sources.etcd,
     services: sources.services,
     templates: sources.templates,
+    certificates: sources.certificates,
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
     runsAlready: (rendered) => runsAlready(config.haproxy, rendered, () => master.showProc()),

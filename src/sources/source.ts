@@ -4,7 +4,7 @@
  * throws out of its loop and never stops by itself: it reports, backs off and
  * retries, and keeps its last good snapshot meanwhile.
  */
-export type SourceName = 'etcd' | 'kubernetes' | 'static' | 'templates';
+export type SourceName = 'etcd' | 'kubernetes' | 'static' | 'templates' | 'kubernetes-secrets' | 'certificate-files';
 
 export interface SourceStatus {
   readonly name: SourceName;
