@@ -69,3 +69,47 @@ function chainOf(peer: PeerCertificate & { issuerCertificate?: PeerCertificate }
   }
   return out;
 }
+
+export interface HttpsLoad {
+  stop(): Promise<{ ok: number; failed: number; failures: Record<string, number>; serials: Set<string> }>;
+}
+
+/** Closed-loop HTTPS clients, some keeping their connection, some opening one per request; every failure counted. */
+export function startHttpsLoad(opts: { port: number; host: string; ca: string; keepAlive: number; fresh: number; maxMs: number }): HttpsLoad {
+  const result = { ok: 0, failed: 0, failures: {} as Record<string, number>, serials: new Set<string>() };
+  const deadline = Date.now() + opts.maxMs;
+  let stopped = false;
+  const agents = [
+    ...Array.from({ length: opts.keepAlive }, () => new Agent({ keepAlive: true, maxSockets: 1 })),
+    // No session cache: every new connection is a full handshake, which shows the certificate served now.
+    ...Array.from({ length: opts.fresh }, () => new Agent({ keepAlive: false, maxCachedSessions: 0 })),
+  ];
+  const client = async (agent: Agent): Promise<void> => {
+    while (!stopped && Date.now() < deadline) {
+      try {
+        const res = await httpsGet(opts.port, opts.host, { ca: opts.ca, agent });
+        result.serials.add(res.serial);
+        if (res.status === 200) {
+          result.ok++;
+          continue;
+        }
+        result.failed++;
+        result.failures[`status ${res.status}`] = (result.failures[`status ${res.status}`] ?? 0) + 1;
+      } catch (err) {
+        const kind = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+        result.failed++;
+        result.failures[kind] = (result.failures[kind] ?? 0) + 1;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const loops = agents.map(client);
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      for (const agent of agents) agent.destroy();
+      return result;
+    },
+  };
+}
