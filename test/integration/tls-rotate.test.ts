@@ -45,7 +45,6 @@ t.test('a Secret and a file are rotated without a reload and without a failed re
   await env.putSpec('s.test', blueGreenSpec('web', { tls: { secret: 'shop/s-tls' } }));
   await env.putSpec('f.test', blueGreenSpec('web', { tls: { file: 'f.pem' } }));
   await env.startDaemon();
-  if (process.env['DEBUG_TLS']) t.teardown(() => console.error(JSON.stringify(env.logs.filter((l) => Number(l['level']) >= 40), null, 1)));
   await untilSerial(httpsPort, 's.test', pki.caCert, s1.serial);
   await untilSerial(httpsPort, 'f.test', pki.caCert, f1.serial);
 
