@@ -67,11 +67,12 @@ export interface VHostSpec {
   readonly default: string;
   readonly health: { readonly path: string | null; readonly minReady: number };
   readonly balance: Balance;
-  readonly tls: CertificateRef | null;
+  /** Absent: the vhost is not served over HTTPS. */
+  readonly tls?: CertificateRef;
   /** Plain-HTTP requests get a redirect to HTTPS. */
-  readonly redirect: boolean;
-  /** Strict-Transport-Security max-age sent over HTTPS, or null for none. */
-  readonly hsts: number | null;
+  readonly redirect?: boolean;
+  /** Strict-Transport-Security max-age sent over HTTPS. */
+  readonly hsts?: number;
 }
 
 /** One certificate as a source last read it: parsed, or the reason it could not be. */

@@ -73,13 +73,14 @@ function specFrom(raw: Json): VHostSpec {
 
 function parseTls(value: Json | undefined, redirect: Json | undefined, hsts: Json | undefined): Pick<VHostSpec, 'tls' | 'redirect' | 'hsts'> {
   const tls = value === undefined || value === null ? null : parseCertificateRef(value);
+  if (!tls && redirect === undefined && hsts === undefined) return {};
   if (redirect !== undefined && typeof redirect !== 'boolean') fail('redirect', 'must be true or false');
   if (redirect === true && !tls) fail('redirect', 'needs a tls certificate (HTTPS) to redirect to');
   if (hsts !== undefined && (typeof hsts !== 'number' || !Number.isInteger(hsts) || hsts < 0 || hsts > MAX_HSTS_SECONDS)) {
     fail('hsts', `must be a max-age in whole seconds from 0 to ${MAX_HSTS_SECONDS}`);
   }
   if (hsts !== undefined && !tls) fail('hsts', 'needs a tls certificate (the header is sent over HTTPS only)');
-  return { tls, redirect: redirect === true, hsts: typeof hsts === 'number' ? hsts : null };
+  return { ...(tls ? { tls } : {}), redirect: redirect === true, ...(typeof hsts === 'number' ? { hsts } : {}) };
 }
 
 function parseCertificateRef(value: Json): CertificateRef {

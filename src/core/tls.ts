@@ -26,7 +26,7 @@ export function vhostTls(
   problems: Problem[],
 ): VHostTls | null | undefined {
   if (!spec.tls) return undefined;
-  const options = { redirect: spec.redirect, hsts: spec.hsts };
+  const options = { redirect: spec.redirect === true, hsts: spec.hsts ?? null };
   const found = lookup(spec, specSource, input?.certificates ?? null);
   let problem: Problem;
   if ('problem' in found) {
