@@ -53,6 +53,13 @@ export function renderSettings(config: Config): RenderSettings {
     bind: bindWords(config),
     spareSlots: config.haproxy.spareSlots,
     tls: config.haproxy.bindTls.length > 0 ? { bind: tlsBindWords(config), certsDir: config.haproxy.certsDir } : null,
+    process: {
+      user: config.haproxy.user,
+      group: config.haproxy.group,
+      chroot: config.haproxy.chroot,
+      log: config.haproxy.log,
+      errorfiles: config.haproxy.errorfiles,
+    },
   };
 }
 

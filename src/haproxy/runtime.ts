@@ -134,7 +134,7 @@ export class RuntimeClient {
     }
     const cmd = `set server ${serverRef(backend, server)} addr ${addr} port ${port}`;
     const answer = await this.#ask(cmd);
-    if (!this.#judged(SET_ADDR_OK.test(answer))) throw this.#rejected(cmd, answer);
+    if (!this.#judged(parseSetAddrAnswer(answer) !== null)) throw this.#rejected(cmd, answer);
   }
 
   async setServerState(backend: string, server: string, state: ServerAdminState): Promise<void> {
@@ -352,12 +352,41 @@ function findPrompt(text: string, from: number): number {
   return -1;
 }
 
-// Observed on 2.6: "IP changed from 'a' to 'b'" or "no need to change the addr",
-// then ", port changed from 'x' to 'y'" or ", no need to change the port",
-// then " by 'stats socket command'". A problem with the port is reported in
-// the same sentence after an address success, so the whole line must match.
-const SET_ADDR_OK =
-  /^(?:IP changed from '[^']*' to '[^']*'|no need to change the addr), (?:port changed from '[^']*' to '[^']*'|no need to change the port) by 'stats socket command'$/;
+/**
+ * What `set server <b>/<s> addr <ip> [port <p>]` answered, by meaning.
+ * 2.6 names both parts, changed or not: "IP changed from 'a' to 'b'" or "no
+ * need to change the addr", then ", port changed from 'x' to 'y'" or ", no
+ * need to change the port", then " by 'stats socket command'". 3.0 and later
+ * name only what changed ("port changed from 'x' to 'y' by ...") and answer
+ * "nothing changed" when nothing did. A problem with the port is reported in
+ * the same sentence after an address success, so the whole answer must be
+ * known: anything else is null, a refusal.
+ */
+export function parseSetAddrAnswer(answer: string): 'changed' | 'unchanged' | null {
+  if (answer === 'nothing changed') return 'unchanged';
+  if (!answer.endsWith(SET_ADDR_BY)) return null;
+  const parts = answer.slice(0, -SET_ADDR_BY.length).split(', ');
+  let next = 0;
+  let changed = false;
+  for (const [kind, unchanged] of SET_ADDR_PARTS) {
+    const part = parts[next];
+    if (part === undefined) break;
+    if (part === unchanged) next++;
+    else if (kind.test(part)) {
+      next++;
+      changed = true;
+    }
+  }
+  if (next === 0 || next !== parts.length) return null;
+  return changed ? 'changed' : 'unchanged';
+}
+
+const SET_ADDR_BY = " by 'stats socket command'";
+/** In the order HAProxy names them: the address part, then the port part; each either changed or not. */
+const SET_ADDR_PARTS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^IP changed from '[^']*' to '[^']*'$/, 'no need to change the addr'],
+  [/^port changed from '[^']*' to '[^']*'$/, 'no need to change the port'],
+];
 
 // Answers to the certificate commands, by meaning; the wording is the same
 // from 2.6 to 3.2 apart from the dots after "Committing <file>".
@@ -434,7 +463,7 @@ function serverRef(backend: string, server: string): string {
 
 const MAP_LINE = /^0x[0-9a-f]+ (\S+)(?: (.*))?$/;
 
-function parseMap(answer: string): Map<string, string> | null {
+export function parseMap(answer: string): Map<string, string> | null {
   const entries = new Map<string, string>();
   for (const line of lines(answer)) {
     const m = MAP_LINE.exec(line);
@@ -451,7 +480,7 @@ const ADMF_CMAINT = 0x04;
 const ADMF_DRAIN = 0x18;
 const SERVERS_STATE_FIELDS = ['be_id', 'be_name', 'srv_id', 'srv_name', 'srv_addr', 'srv_op_state', 'srv_admin_state', 'srv_port'];
 
-function parseServersState(answer: string): ServerState[] | null {
+export function parseServersState(answer: string): ServerState[] | null {
   const [version, header, ...rows] = answer.split('\n');
   if (version !== '1' || header === undefined || !header.startsWith('# ')) return null;
   const names = header.slice(2).split(' ');
@@ -498,7 +527,7 @@ function toServerState(f: Record<string, string>): ServerState | null {
 
 const STAT_TYPES: readonly StatType[] = ['frontend', 'backend', 'server', 'listener'];
 
-function parseStat(answer: string): StatRow[] | null {
+export function parseStat(answer: string): StatRow[] | null {
   const [header, ...rows] = answer.split('\n');
   if (header === undefined || !header.startsWith('# pxname,svname,')) return null;
   const names = splitCsv(header.slice(2));
@@ -543,7 +572,7 @@ export function splitCsv(line: string): string[] {
   return fields;
 }
 
-function parseInfo(answer: string): HaproxyInfo | null {
+export function parseInfo(answer: string): HaproxyInfo | null {
   const info: Record<string, string> = {};
   for (const line of lines(answer)) {
     const colon = line.indexOf(':');

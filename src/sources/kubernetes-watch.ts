@@ -61,6 +61,7 @@ export class WatchedResource {
   private onChange: () => void = () => {};
 
   constructor(opts: WatchedResourceOptions) {
+    this.health = new SourceHealth('kubernetes', opts.log);
     this.opts = opts;
     this.health = new SourceHealth(opts.sourceName ?? 'kubernetes');
   }
@@ -129,10 +130,8 @@ export class WatchedResource {
     const objects = new Map<string, KubernetesObject>();
     for (const o of result.items) objects.set(keyOf(o), o);
     this.objects = objects;
-    const recovered = this.health.lastError !== null;
     this.health.synced = true;
     this.heard(attempt, false);
-    if (recovered) this.opts.log.info({ source: 'kubernetes', resource: this.label, objects: objects.size }, 'kubernetes list succeeded again');
     this.onChange();
     return result;
   }
