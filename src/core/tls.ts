@@ -57,3 +57,14 @@ function lookup(spec: VHostSpec, specSource: string, certs: CertificatesSnapshot
   if (!certs?.fileDir) return missing(`certificate file ${ref.name}: no certificates directory is configured (set tls.dir)`);
   return missing(`certificate file ${certs.fileDir}/${ref.name} does not exist`);
 }
+
+/** Several certificate sources as one; a key both know is taken from the later one. */
+export function mergeCertificates(snapshots: readonly CertificatesSnapshot[]): CertificatesSnapshot | null {
+  if (snapshots.length === 0) return null;
+  if (snapshots.length === 1) return snapshots[0] ?? null;
+  return {
+    certificates: Object.assign({}, ...snapshots.map((s) => s.certificates)) as CertificatesSnapshot['certificates'],
+    secretNamespaces: snapshots.find((s) => s.secretNamespaces)?.secretNamespaces ?? null,
+    fileDir: snapshots.find((s) => s.fileDir)?.fileDir ?? null,
+  };
+}

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { buildDesired } from '../core/desired.ts';
+import { mergeCertificates } from '../core/tls.ts';
 import { formatDuration, Outage } from '../core/outage.ts';
 import type { CertificatesSnapshot, DesiredState, EtcdSnapshot, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
 import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
@@ -204,7 +205,7 @@ export class Reconciler {
     this.waitingFor = waiting;
     if (!etcd || !templates || waiting.length > 0) return null;
     const certs = certificates.filter((c): c is CertificatesSnapshot => c !== null);
-    return { etcd, templates, services: services.filter((s): s is ServicesSnapshot => s !== null), certificates: certs.length > 0 ? mergeCertificates(certs) : null };
+    return { etcd, templates, services: services.filter((s): s is ServicesSnapshot => s !== null), certificates: mergeCertificates(certs) };
   }
 
   private finish(
@@ -281,15 +282,6 @@ export function configHash(rendered: Rendered): string {
   const hash = h.digest('hex').slice(0, 16);
   hashes.set(rendered, hash);
   return hash;
-}
-
-function mergeCertificates(snapshots: readonly CertificatesSnapshot[]): CertificatesSnapshot {
-  if (snapshots.length === 1 && snapshots[0]) return snapshots[0];
-  return {
-    certificates: Object.assign({}, ...snapshots.map((s) => s.certificates)) as CertificatesSnapshot['certificates'],
-    secretNamespaces: snapshots.find((s) => s.secretNamespaces)?.secretNamespaces ?? null,
-    fileDir: snapshots.find((s) => s.fileDir)?.fileDir ?? null,
-  };
 }
 
 function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {

@@ -10,7 +10,10 @@ import { promisify } from 'node:util';
 import { freePort, waitUntil } from '../../src/demo/processes.ts';
 import { tlsSecret } from '../fixtures/fake-apiserver.ts';
 import { makePki } from '../helpers/certs.ts';
+import { checkCommand } from '../../src/commands/check.ts';
+import { renderOnce } from '../../src/commands/render.ts';
 import { blueGreenSpec, startEnv } from '../helpers/env.ts';
+import { captureLogs } from '../helpers/logs.ts';
 import { httpsGet } from '../helpers/https.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
@@ -71,4 +74,12 @@ t.test('each vhost is served over HTTPS with its own certificate and chain', asy
   const unknown = await httpsGet(httpsPort, 'nowhere.test', { insecure: true });
   t.equal(unknown.status, 404, 'an unknown name gets 404 too');
   await t.rejects(httpsGet(httpsPort, 'c.test', { ca: pki.caCert }), 'a verifying client refuses the default certificate');
+
+  // The one-shot commands read the same certificate sources as the daemon.
+  const { log } = captureLogs();
+  const once = await renderOnce(env.config(), log);
+  t.same(once.desired.problems, [], 'render finds every certificate');
+  t.match(once.rendered.config, /frontend fe_https/, 'and renders the HTTPS frontend');
+  t.match(once.rendered.certificates?.['crt-list.txt'], /a\.test\.pem a\.test\n.*b\.test\.pem b\.test\n/, 'and the crt-list');
+  t.equal(await checkCommand(env.config(), log), 0, 'check validates the HTTPS config with its certificates');
 });
