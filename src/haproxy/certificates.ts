@@ -17,12 +17,25 @@ export type CertificateApi = Pick<
 
 export type CertificateOutcome = { readonly ok: true; readonly commands: number } | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
-/** Writes the crt-list and the certificate files (mode 600: they hold keys), creating the directories. */
-export async function writeCertificateFiles(certsDir: string, files: Readonly<Record<string, string>>): Promise<void> {
+// What this process last wrote or found in each file: a renewal among 1,000 certificates
+// then touches one file instead of reading all of them back.
+const known = new Map<string, string>();
+
+/**
+ * Writes the crt-list and the certificate files (mode 600: they hold keys),
+ * creating the directories. `trustKnown`: skip files this process already
+ * wrote with this content (the Runtime API path); a reload compares with disk.
+ */
+export async function writeCertificateFiles(certsDir: string, files: Readonly<Record<string, string>>, trustKnown = false): Promise<void> {
+  const dirs = new Set<string>();
   for (const [name, text] of Object.entries(files)) {
     const path = join(certsDir, name);
-    await ensureDir(join(path, '..'));
+    if (trustKnown && known.get(path) === text) continue;
+    const dir = join(path, '..');
+    if (!dirs.has(dir)) await ensureDir(dir);
+    dirs.add(dir);
     await writeIfChanged(path, text, 0o600);
+    known.set(path, text);
   }
 }
 

@@ -99,7 +99,7 @@ export class RuntimeApplier {
     try {
       await ensureDir(this.paths.mapsDir);
       for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
-      if (this.paths.certsDir && rendered.certificates) await writeCertificateFiles(this.paths.certsDir, rendered.certificates);
+      if (this.paths.certsDir && rendered.certificates) await writeCertificateFiles(this.paths.certsDir, rendered.certificates, true);
       await writeIfChanged(this.paths.config, rendered.config);
       return null;
     } catch (err) {

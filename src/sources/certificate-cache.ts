@@ -20,6 +20,11 @@ export class CertificateCache {
     return entry;
   }
 
+  /** Keeps `key` through the next sweep without asking for it. */
+  touch(key: string): void {
+    this.seen.add(key);
+  }
+
   /** Forgets every key not asked for since the last sweep. */
   sweep(): void {
     for (const key of this.entries.keys()) if (!this.seen.has(key)) this.entries.delete(key);

@@ -4,7 +4,7 @@
  * A file that does not parse stays in the snapshot with its problem, so the
  * vhost naming it reports why and keeps its last good certificate.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CertificateEntry, CertificatesSnapshot } from '../core/model.ts';
@@ -25,6 +25,8 @@ export class CertificateFilesSource implements Source<CertificatesSnapshot> {
   private readonly cache = new CertificateCache();
   private current: CertificatesSnapshot | null = null;
   private watcher: FileWatch | null = null;
+  /** Size and mtime of each file as last read: unchanged files are not read again. */
+  private seen = new Map<string, { size: number; mtimeMs: number; entry: CertificateEntry }>();
 
   constructor(dir: string, log: Logger) {
     this.dir = dir;
@@ -58,10 +60,19 @@ export class CertificateFilesSource implements Source<CertificatesSnapshot> {
       return this.publish({});
     }
     const certificates: Record<string, CertificateEntry> = {};
+    const seen = new Map<string, { size: number; mtimeMs: number; entry: CertificateEntry }>();
     for (const name of names) {
       const path = join(this.dir, name);
       let text: string;
+      let info: { size: number; mtimeMs: number };
       try {
+        info = await stat(path);
+        const last = this.seen.get(name);
+        if (last && last.size === info.size && last.mtimeMs === info.mtimeMs) {
+          certificates[`file:${name}`] = last.entry;
+          seen.set(name, last);
+          continue;
+        }
         text = await readFile(path, 'utf8');
       } catch (err) {
         // Gone between readdir and read: the next event reads the directory again.
@@ -69,11 +80,16 @@ export class CertificateFilesSource implements Source<CertificatesSnapshot> {
         certificates[`file:${name}`] = { source: `certificate file ${path}`, parsed: null, problem: `cannot read it (${errorMessage(err)})` };
         continue;
       }
-      certificates[`file:${name}`] = text.length > MAX_FILE_BYTES
+      const entry: CertificateEntry = text.length > MAX_FILE_BYTES
         ? { source: `certificate file ${path}`, parsed: null, problem: `larger than ${MAX_FILE_BYTES} bytes` }
         : this.cache.entry(`file:${name}`, `certificate file ${path}`, [text]);
+      certificates[`file:${name}`] = entry;
+      seen.set(name, { size: info.size, mtimeMs: info.mtimeMs, entry });
     }
+    // Entries reused by stat were not asked of the cache: keep them in it.
+    for (const name of seen.keys()) this.cache.touch(`file:${name}`);
     this.cache.sweep();
+    this.seen = seen;
     this.health.event();
     return this.publish(certificates);
   }
