@@ -4,6 +4,7 @@ import { createLogger } from './log.ts';
 import { CHECK_HELP, checkCommand } from './commands/check.ts';
 import { CONFIG_FLAGS_HELP, configFromArgs, parseConfigArgs } from './commands/common.ts';
 import { flipCommand } from './commands/flip.ts';
+import { historyCommand } from './commands/history.ts';
 import { RENDER_HELP, renderCommand } from './commands/render.ts';
 import { RUN_HELP, runCommand } from './commands/run.ts';
 import { statusCommand } from './commands/status.ts';
@@ -18,6 +19,7 @@ Commands:
   check    validate the daemon config, the templates and the rendered output
   flip     make a colour live for a vhost, through the daemon's API, and wait for the fleet
   status   table of vhosts, live colours, server health per colour, and every node's state
+  history  the flip ledger of a vhost: every change of its live colour, why, and which load balancers served it
 Run "haproxy-sync <command> --help" for a command's options.`;
 
 /** Exit codes: 0 ok, 1 failed or invalid, 2 bad flags or a bad config file. */
@@ -35,6 +37,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await flipCommand(rest);
       case 'status':
         return await statusCommand(rest);
+      case 'history':
+        return await historyCommand(rest);
       case undefined:
       case '--help':
       case 'help':
