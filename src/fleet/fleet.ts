@@ -101,10 +101,6 @@ export class Fleet {
     await Promise.all([this.reporter.stop(), this.ledgerWatch.stop(), this.recorder.stop()]);
   }
 
-  /** Resolves once the ledger writes this node has queued are done (tests). */
-  ledgerIdle(): Promise<void> {
-    return this.recorder.idle();
-  }
 
   private async targetHealth(host: string, colour: string, specRevision: number): Promise<TargetHealth> {
     const applied = this.opts.state.applied();
