@@ -62,9 +62,15 @@ export class LedgerWatch {
   }
 
   private async watch(): Promise<string> {
-    const watcher = await this.opts.client.watch().prefix(this.watchPrefix).startRevision(String(this.revision + 1)).create();
+    const creating = this.opts.client.watch().prefix(this.watchPrefix).startRevision(String(this.revision + 1)).create();
+    // create() waits until etcd answers, which may be never; a stop must not wait for it.
+    const stopped = new Promise<null>((resolve) => this.abort.signal.addEventListener('abort', () => resolve(null), { once: true }));
+    const watcher = this.abort.signal.aborted ? null : await Promise.race([creating, stopped]);
+    if (!watcher) {
+      void creating.then((w) => w.cancel()).catch(() => {});
+      return 'stopping';
+    }
     this.watcher = watcher;
-    if (this.abort.signal.aborted) return 'stopping';
     this.backoff.reset();
     return new Promise<string>((resolve) => {
       watcher.on('data', (res) => {
