@@ -15,10 +15,14 @@ import { tick } from './time.js';
 
 const POLL_MS = 1000;
 const HISTORY_LIMIT = 10;
+/** With more vhosts than this, ledgers start folded: each open one is one more request per poll. */
+const OPEN_LEDGERS = 10;
 
 const flip = new FlipDialog();
 let lastDrawn = '';
 let lastOk = 0;
+/** @type {Map<string, boolean>} Whether each vhost's ledger is unfolded, as the operator left it. */
+const ledgerOpen = new Map();
 /** @type {ReturnType<typeof setTimeout> | null} */
 let timer = null;
 
@@ -41,8 +45,9 @@ async function refresh() {
     const view = await get('/v1/vhosts');
     /** @type {Map<string, History | string>} */
     const histories = new Map();
+    for (const v of view.vhosts) if (!ledgerOpen.has(v.host)) ledgerOpen.set(v.host, view.vhosts.length <= OPEN_LEDGERS);
     await Promise.all(
-      view.vhosts.map(async (v) => {
+      view.vhosts.filter((v) => ledgerOpen.get(v.host)).map(async (v) => {
         try {
           histories.set(v.host, await get(`/v1/vhosts/${encodeURIComponent(v.host)}/history?limit=${HISTORY_LIMIT}`));
         } catch (err) {
@@ -85,7 +90,18 @@ function draw(view, histories) {
   if (drawn === lastDrawn) return;
   lastDrawn = drawn;
   const focused = document.activeElement instanceof HTMLElement && document.activeElement.id ? document.activeElement.id : null;
-  const parts = renderView(view, histories, (host, from, to) => flip.open(host, from, to));
+  const parts = renderView(view, histories, {
+    onFlip: (host, from, to) => flip.open(host, from, to),
+    ledgerOpen: (host) => ledgerOpen.get(host) === true,
+    onLedgerToggle: (host, open) => {
+      if (ledgerOpen.get(host) === open) return;
+      ledgerOpen.set(host, open);
+      if (open && timer !== null) {
+        clearTimeout(timer);
+        void refresh();
+      }
+    },
+  });
   byId('problems').replaceChildren(parts.problems);
   byId('vhosts').replaceChildren(parts.vhosts);
   byId('nodes').replaceChildren(parts.nodes);

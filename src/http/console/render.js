@@ -14,17 +14,18 @@ import { when } from './time.js';
 /** @typedef {import('./types.js').History} History */
 /** @typedef {import('./types.js').LedgerEntry} LedgerEntry */
 /** @typedef {(host: string, from: string, to: string) => void} OnFlip */
+/** @typedef {{ onFlip: OnFlip, ledgerOpen: (host: string) => boolean, onLedgerToggle: (host: string, open: boolean) => void }} Actions */
 
 /**
  * @param {VHostsView} view
  * @param {Map<string, History | string>} histories
- * @param {OnFlip} onFlip
+ * @param {Actions} actions
  * @returns {{ problems: Node, vhosts: Node, nodes: Node, applies: Node }}
  */
-export function renderView(view, histories, onFlip) {
+export function renderView(view, histories, actions) {
   return {
     problems: problemsOf(view),
-    vhosts: view.vhosts.length === 0 ? h('p', {}, 'No vhosts in etcd yet.') : h('div', { class: 'vhosts' }, ...view.vhosts.map((v) => vhostCard(v, view, histories.get(v.host), onFlip))),
+    vhosts: view.vhosts.length === 0 ? h('p', {}, 'No vhosts in etcd yet.') : h('div', { class: 'vhosts' }, ...view.vhosts.map((v) => vhostCard(v, view, histories.get(v.host), actions))),
     nodes: nodesTable(view),
     applies: appliesTable(view),
   };
@@ -42,18 +43,18 @@ function problemsOf(view) {
  * @param {VHost} v
  * @param {VHostsView} view
  * @param {History | string | undefined} history
- * @param {OnFlip} onFlip
+ * @param {Actions} actions
  */
-function vhostCard(v, view, history, onFlip) {
+function vhostCard(v, view, history, actions) {
   const live = v.active ?? null;
   return h(
     'article',
     { class: 'vhost', 'data-host': v.host, 'aria-labelledby': `vh-${v.host}` },
     h('h3', { id: `vh-${v.host}` }, v.host, ' ', live ? h('span', { class: `badge live c-${colourClass(live)}` }, `live: ${live}`) : h('span', { class: 'badge bad' }, 'not served')),
     v.problems.length > 0 ? h('ul', { class: 'problems' }, ...v.problems.map((p) => h('li', { class: 'problem' }, h('strong', {}, `${p.code} `), h('code', {}, p.source), `: ${p.message}`))) : null,
-    h('div', { class: 'colours' }, ...v.backends.map((b) => colourPanel(v, b, onFlip))),
+    h('div', { class: 'colours' }, ...v.backends.map((b) => colourPanel(v, b, actions.onFlip))),
     fleetLine(v, view),
-    ledger(v.host, history),
+    ledger(v.host, history, actions),
   );
 }
 
@@ -103,16 +104,28 @@ function fleetLine(v, view) {
 }
 
 /**
+ * The vhost's ledger, folded away unless opened: only open ledgers are read from the API.
+ * @param {string} host
+ * @param {History | string | undefined} history
+ * @param {Actions} actions
+ */
+function ledger(host, history, actions) {
+  const open = actions.ledgerOpen(host);
+  const details = h('details', { class: 'ledger', 'data-host': host, open }, h('summary', { id: `ledger-${host}` }, h('h4', {}, 'Ledger')), ledgerBody(host, open ? history : undefined));
+  details.addEventListener('toggle', () => actions.onLedgerToggle(host, /** @type {HTMLDetailsElement} */ (details).open));
+  return details;
+}
+
+/**
  * @param {string} host
  * @param {History | string | undefined} history
  */
-function ledger(host, history) {
-  const title = h('h4', {}, 'Ledger');
-  if (history === undefined) return h('div', { class: 'ledger' }, title, h('p', {}, 'Loading…'));
-  if (typeof history === 'string') return h('div', { class: 'ledger' }, title, h('p', { class: 'error' }, history));
-  if (history.entries.length === 0) return h('div', { class: 'ledger' }, title, h('p', {}, 'No flips recorded.'));
+function ledgerBody(host, history) {
+  if (history === undefined) return h('p', {}, 'Loading…');
+  if (typeof history === 'string') return h('p', { class: 'error' }, history);
+  if (history.entries.length === 0) return h('p', {}, 'No flips recorded.');
   const rows = history.entries.map((e) => [when(e.at), `${e.from} → ${e.to}`, how(e), e.reason ?? '–', confirmations(e)]);
-  return h('div', { class: 'ledger', 'data-host': host }, title, table(`${host} flips`, ['when', 'flip', 'how', 'reason', 'load balancers'], rows));
+  return table(`${host} flips`, ['when', 'flip', 'how', 'reason', 'load balancers'], rows);
 }
 
 /** @param {LedgerEntry} e */
