@@ -9,6 +9,7 @@ import { MasterClient } from '../haproxy/master.ts';
 import { RuntimeClient } from '../haproxy/runtime.ts';
 import { RuntimeApplier } from '../haproxy/runtime-apply.ts';
 import { serverStatsReader } from '../haproxy/server-stats.ts';
+import { isSupported, OLDEST_SUPPORTED, readVersion, type HaproxyVersion } from '../haproxy/version.ts';
 import { readApiToken } from '../http/auth.ts';
 import { consoleRoutes } from '../http/console.ts';
 import { healthRoutes } from '../http/health.ts';
@@ -20,6 +21,7 @@ import { SystemdNotifier, takeSystemdEnv } from '../lifecycle/systemd.ts';
 import { combineObservers, Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
 import type { Source } from '../sources/source.ts';
+import { errorCode, errorMessage } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { createSources, renderSettings, stopSources } from '../wiring.ts';
 
@@ -80,7 +82,8 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const sources = createSources(config, log, opts.services);
   const metrics = new Metrics({ version: VERSION, sources: () => sources.all.map((s) => s.status()) });
   const onCommand = (ok: boolean): void => metrics.runtimeCommand(ok);
-  const master = new MasterClient({ socket: config.haproxy.masterSocket });
+  const noteVersion = versionReporter(log, metrics);
+  const master = new MasterClient({ socket: config.haproxy.masterSocket, onVersion: (v) => noteVersion(v, 'master CLI') });
   const applier = new ReloadApplier(
     { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
     master,
@@ -114,6 +117,11 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       opts.onFlip?.(result);
     },
   });
+  // Known before the first apply where HAProxy answers; every `show proc` (each reload) reads it again.
+  void readVersion(master, config.haproxy.binary).then(
+    (read) => noteVersion(read.version, read.from),
+    (err: unknown) => log.warn({ code: errorCode(err), err: errorMessage(err) }, 'cannot tell the HAProxy version yet'),
+  );
   // Read when the sync starts: the changes it applies are those seen up to then.
   const trigger: Trigger = new Trigger(() => reconciler.sync(trigger.firstPendingAt()), config.sync);
   const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes, ...consoleRoutes()], log);
@@ -131,6 +139,18 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       await Promise.all([trigger.stop(), within(NODE_KEY_DELETE_MS, fleet.stop()).then(() => stopSources(sources))]);
       await http.close();
     },
+  };
+}
+
+/** Logs and exports the HAProxy version each time it changes (first read, upgrade). */
+function versionReporter(log: Logger, metrics: Metrics): (version: HaproxyVersion, from: string) => void {
+  let last: string | null = null;
+  return (version, from) => {
+    if (version.full === last) return;
+    last = version.full;
+    metrics.haproxyVersion(version.release);
+    if (isSupported(version)) log.info({ haproxyVersion: version.full, from }, `HAProxy ${version.release}`);
+    else log.error({ code: 'HAPROXY_VERSION_UNSUPPORTED', haproxyVersion: version.full, from }, `HAProxy ${version.full} is older than ${OLDEST_SUPPORTED}; nothing is applied to it`);
   };
 }
 
