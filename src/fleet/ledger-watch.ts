@@ -76,8 +76,10 @@ export class LedgerWatch {
       watcher.on('data', (res) => {
         const seen = new Set<string>();
         for (const event of res.events) {
-          const m = /^vhosts\/([^/]+)\/(?:spec|active)$/.exec(event.kv.key.toString('utf8').slice(this.opts.prefix.length));
+          const m = /^vhosts\/([^/]+)\/(spec|active)$/.exec(event.kv.key.toString('utf8').slice(this.opts.prefix.length));
           const revision = Number(event.kv.mod_revision);
+          // A spec created now means the vhost served nothing before: no flip, and no need to read anything.
+          if (m?.[2] === 'spec' && event.type === 'Put' && event.kv.create_revision === event.kv.mod_revision) continue;
           const id = `${m?.[1]}@${revision}`;
           if (!m?.[1] || seen.has(id)) continue;
           seen.add(id);
