@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   HAPROXY_STATE_MISMATCH: 'After Runtime API changes, HAProxy\'s maps or servers (read back) differ from what was sent; the daemon falls back to a reload.',
   HAPROXY_FILES_UNWRITABLE: 'The HAProxy config or map files could not be written (permissions, full disk); nothing new was applied and the daemon retries.',
   SOURCE_ERROR: 'A source (etcd, Kubernetes, static file, templates) failed; it retries with backoff while the last data keeps serving.',
+  ETCD_UNREACHABLE: 'No etcd endpoint answered (refused, timed out, or the client pausing after failed calls); the daemon keeps the last data, keeps serving, and retries with backoff.',
   SOURCE_STALLED: 'A watch delivered no event and no bookmark for longer than its bound; it was dropped and the data read afresh.',
   KUBERNETES_UNAUTHORIZED: 'The Kubernetes API refused the credentials (401) or the permission to list and watch (403); the source retries with backoff while the last data keeps serving.',
   FLIP_CONFLICT: 'A flip was refused: `expect` did not match the live colour, or another write changed the vhost first; nothing was written.',
