@@ -11,6 +11,7 @@ import { RuntimeApplier } from '../haproxy/runtime-apply.ts';
 import { serverStatsReader } from '../haproxy/server-stats.ts';
 import { isSupported, OLDEST_SUPPORTED, readVersion, type HaproxyVersion } from '../haproxy/version.ts';
 import { readApiToken } from '../http/auth.ts';
+import { consoleRoutes } from '../http/console.ts';
 import { healthRoutes } from '../http/health.ts';
 import { Metrics } from '../http/metrics.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
@@ -84,7 +85,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const noteVersion = versionReporter(log, metrics);
   const master = new MasterClient({ socket: config.haproxy.masterSocket, onVersion: (v) => noteVersion(v, 'master CLI') });
   const applier = new ReloadApplier(
-    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
+    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir },
     master,
     {
       ...metrics.reloadHooks(),
@@ -92,13 +93,14 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     },
   );
   const runtime = new RuntimeApplier(
-    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
+    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir },
     new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand }),
   );
   const reconciler = new Reconciler({
     etcd: sources.etcd,
     services: sources.services,
     templates: sources.templates,
+    certificates: sources.certificates,
     settings: renderSettings(config),
     reload: (rendered) => applier.apply(rendered),
     runsAlready: (rendered) => runsAlready(config.haproxy, rendered, () => master.showProc()),
@@ -126,7 +128,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   );
   // Read when the sync starts: the changes it applies are those seen up to then.
   const trigger: Trigger = new Trigger(() => reconciler.sync(trigger.firstPendingAt()), config.sync);
-  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes], log);
+  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes, ...consoleRoutes()], log);
   fleet.start();
   for (const source of sources.all) source.start(() => trigger.poke());
   log.info({ node: config.node, api: config.api.listen, haproxyConfig: config.haproxy.config, version: VERSION }, 'haproxy-sync started');

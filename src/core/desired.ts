@@ -4,6 +4,7 @@
  * value disables only the vhost it belongs to, and is returned as a problem.
  */
 import type { Backend, DesiredState, Endpoint, EtcdSnapshot, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostSpec } from './model.ts';
+import { vhostTls, type TlsInput } from './tls.ts';
 import { parseSpec } from './spec.ts';
 import { checkColour, checkHost, printable } from './validate.ts';
 
@@ -12,13 +13,15 @@ interface HostKeys {
   active?: { key: string; value: string; modRevision: number };
 }
 
-export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[]): DesiredState {
+/** `tls`: the certificates, the time to judge them at, and what served before (a refused certificate keeps the last good one). */
+export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], tls?: TlsInput): DesiredState {
   const problems: Problem[] = sources.flatMap((s) => s.problems);
   const services = mergeServices(sources);
   const hosts = groupByHost(etcd, problems);
   const vhosts: VHost[] = [];
+  const previous = new Map((tls?.previous?.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
   for (const [host, keys] of [...hosts].sort(([a], [b]) => compareText(a, b))) {
-    const vhost = buildVHost(host, keys, etcd.prefix, services, problems);
+    const vhost = buildVHost(host, keys, etcd.prefix, services, problems, (spec, source) => vhostTls(host, spec, source, tls, previous.get(host) ?? null, problems));
     if (vhost) vhosts.push(vhost);
   }
   return { revision: etcd.revision, vhosts, problems: problems.sort(compareProblems) };
@@ -64,7 +67,14 @@ function groupByHost(etcd: EtcdSnapshot, problems: Problem[]): Map<string, HostK
   return hosts;
 }
 
-function buildVHost(host: string, keys: HostKeys, prefix: string, services: Map<string, ServiceEndpoints>, problems: Problem[]): VHost | null {
+function buildVHost(
+  host: string,
+  keys: HostKeys,
+  prefix: string,
+  services: Map<string, ServiceEndpoints>,
+  problems: Problem[],
+  tlsFor: (spec: VHostSpec, source: string) => VHost['tls'],
+): VHost | null {
   if (!keys.spec) {
     problems.push({ code: 'SPEC_INVALID', host, source: `etcd key ${prefix}vhosts/${host}/spec`, message: 'missing (an active key alone does not make a vhost)' });
     return null;
@@ -80,7 +90,8 @@ function buildVHost(host: string, keys: HostKeys, prefix: string, services: Map<
     buildBackend(host, colour, ref, spec, services, prefix, problems),
   );
   const revision = Math.max(keys.spec.modRevision, keys.active?.modRevision ?? 0);
-  return { host, active, backends, revision };
+  const tls = tlsFor(spec, `etcd key ${prefix}${keys.spec.key}`);
+  return tls === undefined ? { host, active, backends, revision } : { host, active, backends, revision, tls };
 }
 
 function activeColour(spec: VHostSpec, keys: HostKeys, prefix: string, host: string, problems: Problem[]): string | null {

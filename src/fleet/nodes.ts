@@ -19,6 +19,8 @@ import { Backoff } from '../sources/backoff.ts';
 
 export interface NodeVHostStatus {
   readonly active: string;
+  /** Serial of the certificate HTTPS serves for the host; absent when it is not served over HTTPS. */
+  readonly certificateSerial?: string;
   readonly servers: Readonly<Record<string, { readonly up: number; readonly total: number }>>;
 }
 
@@ -46,10 +48,12 @@ export function nodeKey(prefix: string, node: string): string {
 /** This node's status from what it applied and HAProxy's current view of server health. */
 export function nodeStatusOf(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null): NodeStatus {
   const vhosts: Record<string, NodeVHostStatus> = {};
+  const tlsByHost = new Map((applied?.desired.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
   for (const v of applied ? vhostsHealth(applied, stats) : []) {
     const servers: Record<string, { up: number; total: number }> = {};
     for (const b of v.backends) servers[b.colour] = { up: b.up, total: b.ready };
-    vhosts[v.host] = { active: v.active, servers };
+    const serial = applied?.view.https ? tlsByHost.get(v.host)?.leaf.serial : undefined;
+    vhosts[v.host] = serial ? { active: v.active, servers, certificateSerial: serial } : { active: v.active, servers };
   }
   return {
     node,
@@ -96,7 +100,8 @@ function parseVHosts(value: unknown): Record<string, NodeVHostStatus> {
     for (const [colour, s] of Object.entries(isRecord(v['servers']) ? v['servers'] : {})) {
       if (isRecord(s) && typeof s['up'] === 'number' && typeof s['total'] === 'number') servers[colour] = { up: s['up'], total: s['total'] };
     }
-    out[host] = { active: v['active'], servers };
+    const serial = v['certificateSerial'];
+    out[host] = typeof serial === 'string' && /^[0-9A-F]{1,64}$/.test(serial) ? { active: v['active'], servers, certificateSerial: serial } : { active: v['active'], servers };
   }
   return out;
 }

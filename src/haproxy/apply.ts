@@ -11,6 +11,8 @@ import { dirname, join } from 'node:path';
 import type { Rendered } from '../core/model.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import { checkConfig, type CheckResult } from './check.ts';
+import { writeCertificateFiles } from './certificates.ts';
+import { ensureDefaultCertificate } from './default-certificate.ts';
 import { ensureDir, keepFirstVersion, promote, stage, writeIfChanged } from './files.ts';
 
 /** What a reload returns; the master CLI client implements it. */
@@ -22,6 +24,8 @@ export interface ApplyPaths {
   readonly binary: string;
   readonly config: string;
   readonly mapsDir: string;
+  /** Where the crt-list and certificates go once HTTPS is on. */
+  readonly certsDir?: string;
 }
 
 export type ReloadOutcome =
@@ -75,6 +79,11 @@ export class ReloadApplier {
     await ensureDir(dirname(this.paths.config));
     await ensureDir(this.paths.mapsDir);
     await this.ensureMapsExist(rendered);
+    // Certificates are validated before they get here, and `haproxy -c` reads them: written before the check.
+    if (this.paths.certsDir && rendered.certificates && Object.keys(rendered.certificates).length > 0) {
+      await ensureDefaultCertificate(this.paths.certsDir);
+      await writeCertificateFiles(this.paths.certsDir, rendered.certificates);
+    }
     return stage(this.paths.config, rendered.config);
   }
 

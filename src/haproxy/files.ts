@@ -8,10 +8,10 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export async function writeAtomic(path: string, content: string): Promise<void> {
+export async function writeAtomic(path: string, content: string, mode = 0o644): Promise<void> {
   const tmp = tempPathFor(path);
   try {
-    await writeSynced(tmp, content);
+    await writeSynced(tmp, content, mode);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -70,9 +70,9 @@ export async function ensureDir(dir: string): Promise<void> {
 }
 
 /** Writes `content` unless the file already holds exactly that; says whether it wrote. */
-export async function writeIfChanged(path: string, content: string): Promise<boolean> {
+export async function writeIfChanged(path: string, content: string, mode = 0o644): Promise<boolean> {
   if ((await readText(path)) === content) return false;
-  await writeAtomic(path, content);
+  await writeAtomic(path, content, mode);
   return true;
 }
 
@@ -80,8 +80,8 @@ function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-async function writeSynced(path: string, content: string): Promise<void> {
-  const handle = await open(path, 'w', 0o644);
+async function writeSynced(path: string, content: string, mode = 0o644): Promise<void> {
+  const handle = await open(path, 'w', mode);
   try {
     await handle.writeFile(content, 'utf8');
     await handle.sync();

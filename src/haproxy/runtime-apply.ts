@@ -8,7 +8,8 @@
  */
 import { join } from 'node:path';
 import type { Endpoint, Rendered, Slot } from '../core/model.ts';
-import { mapEntries, type RuntimeOp } from '../core/plan.ts';
+import { mapEntries, type CertificateOp, type RuntimeOp } from '../core/plan.ts';
+import { applyCertificateOps, verifyCertificates, writeCertificateFiles, type CertificateApi } from './certificates.ts';
 import { mapPath } from '../core/render.ts';
 import { endpointKey, type Layout } from '../core/slots.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
@@ -16,11 +17,13 @@ import { ensureDir, writeIfChanged } from './files.ts';
 import type { RuntimeClient, ServerState } from './runtime.ts';
 
 /** The part of the Runtime API client this needs. */
-export type RuntimeApi = Pick<RuntimeClient, 'setMap' | 'setServerAddr' | 'setServerState' | 'showMap' | 'showServersState'>;
+export type RuntimeApi = Pick<RuntimeClient, 'setMap' | 'setServerAddr' | 'setServerState' | 'showMap' | 'showServersState'> & Partial<CertificateApi>;
 
 export interface RuntimePaths {
   readonly config: string;
   readonly mapsDir: string;
+  /** Where the crt-list and the vhosts' certificates are written; needed once HTTPS is on. */
+  readonly certsDir?: string;
 }
 
 export type RuntimeOutcome =
@@ -48,9 +51,35 @@ export class RuntimeApplier {
   async apply(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     const written = await this.writeFiles(target.rendered);
     if (written) return written;
-    const sent = await this.send(ops);
+    const certs = ops.filter(isCertificateOp);
+    const others = ops.filter((op): op is PlainOp => !isCertificateOp(op));
+    const before = await this.certificates(certs.filter((op) => op.kind !== 'del-cert'));
+    if (!before.ok) return before;
+    const sent = await this.send(others);
     if (!sent.ok) return sent;
-    return (await this.verify(ops, target)) ?? sent;
+    const after = await this.certificates(certs.filter((op) => op.kind === 'del-cert'));
+    if (!after.ok) return after;
+    const verified = (await this.verify(others, target)) ?? (await this.verifyCertificates(certs));
+    return verified ?? { ok: true, commands: sent.commands + before.commands + after.commands };
+  }
+
+  /** One certificate transaction at a time, as HAProxy allows; in order, each confirmed before the next. */
+  private async certificates(ops: readonly CertificateOp[]): Promise<RuntimeOutcome> {
+    if (ops.length === 0) return { ok: true, commands: 0 };
+    return applyCertificateOps(this.certificateApi(), ops);
+  }
+
+  private async verifyCertificates(ops: readonly CertificateOp[]): Promise<RuntimeOutcome | null> {
+    if (ops.length === 0) return null;
+    return verifyCertificates(this.certificateApi(), ops);
+  }
+
+  private certificateApi(): CertificateApi {
+    const api = this.api;
+    if (!api.setSslCert || !api.commitSslCert || !api.abortSslCert || !api.newSslCert || !api.delSslCert || !api.addCrtListEntry || !api.delCrtListEntry || !api.showSslCert) {
+      throw new Error('this Runtime API client cannot change certificates');
+    }
+    return api as CertificateApi;
   }
 
   /**
@@ -70,6 +99,7 @@ export class RuntimeApplier {
     try {
       await ensureDir(this.paths.mapsDir);
       for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
+      if (this.paths.certsDir && rendered.certificates) await writeCertificateFiles(this.paths.certsDir, rendered.certificates, true);
       await writeIfChanged(this.paths.config, rendered.config);
       return null;
     } catch (err) {
@@ -77,7 +107,7 @@ export class RuntimeApplier {
     }
   }
 
-  private async send(ops: readonly RuntimeOp[]): Promise<RuntimeOutcome> {
+  private async send(ops: readonly PlainOp[]): Promise<RuntimeOutcome> {
     // Issued in one tick, so the client pipelines them on one connection, in this order.
     const results = await Promise.allSettled(ops.flatMap((op) => this.commands(op)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
@@ -86,7 +116,7 @@ export class RuntimeApplier {
     return { ok: false, code: runtimeCode(failures[0]), message: `${failures.length} of ${results.length} Runtime API commands failed: ${shown}` };
   }
 
-  private commands(op: RuntimeOp): Array<Promise<void>> {
+  private commands(op: PlainOp): Array<Promise<void>> {
     switch (op.kind) {
       case 'fill-slot':
         return [this.api.setServerAddr(op.backend, op.server, op.endpoint.address, op.endpoint.port), this.api.setServerState(op.backend, op.server, 'ready')];
@@ -98,7 +128,7 @@ export class RuntimeApplier {
   }
 
   /** Reads back every map and backend the ops touched, whole, so drift made out of band shows too. */
-  private async verify(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome | null> {
+  private async verify(ops: readonly PlainOp[], target: RuntimeTarget): Promise<RuntimeOutcome | null> {
     const maps = [...new Set(ops.flatMap((op) => (op.kind === 'set-map' ? [op.map] : [])))];
     const backends = [...new Set(ops.flatMap((op) => (op.kind === 'set-map' ? [] : [op.backend])))];
     const reads = await Promise.allSettled([
@@ -117,6 +147,12 @@ export class RuntimeApplier {
   private mapRef(file: string): string {
     return mapPath(this.paths, file);
   }
+}
+
+type PlainOp = Exclude<RuntimeOp, CertificateOp>;
+
+function isCertificateOp(op: RuntimeOp): op is CertificateOp {
+  return op.kind === 'set-cert' || op.kind === 'add-cert' || op.kind === 'del-cert';
 }
 
 function mapDifferences(map: string, live: ReadonlyMap<string, string>, text: string): string[] {

@@ -5,13 +5,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { vhostsHealth, type BackendHealth, type VHostHealth } from '../core/health.ts';
-import type { Problem } from '../core/model.ts';
+import type { Problem, VHostTls } from '../core/model.ts';
 import type { AppliedState } from '../core/plan.ts';
 import { errorMessage } from '../errors.ts';
 import type { FlipOutcome, Flipper } from '../fleet/flip.ts';
 import { parseFlipRequest } from '../fleet/flip-request.ts';
 import type { NodeStatus } from '../fleet/nodes.ts';
 import type { ReadServerStats } from '../haproxy/server-stats.ts';
+import type { SyncReport } from '../reconcile/reconciler.ts';
 import { authorized } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { apiError, json, type Reply, type Route } from './server.ts';
@@ -27,6 +28,8 @@ export interface VHostsApiDeps {
   readonly readStats: ReadServerStats;
   readonly readNodes: () => Promise<NodeStatus[]>;
   readonly flipper: Pick<Flipper, 'flip'>;
+  /** This node's latest applies that changed something or failed, newest first. */
+  readonly applies?: () => readonly SyncReport[];
   readonly onFlip?: (result: FlipResult) => void;
 }
 
@@ -41,8 +44,23 @@ export interface VHostView {
   readonly revision: number | null;
   readonly backends: readonly BackendView[];
   readonly problems: readonly Problem[];
+  /** The certificate HTTPS serves for this host on this node; null when it is not served over HTTPS. */
+  readonly certificate?: CertificateView | null;
   /** What every live node reports for this vhost. */
-  readonly nodes: readonly { readonly node: string; readonly revision: number; readonly active: string | null }[];
+  readonly nodes: readonly { readonly node: string; readonly revision: number; readonly active: string | null; readonly certificateSerial?: string | null }[];
+}
+
+/** Facts about a served certificate; never any of its key. */
+export interface CertificateView {
+  readonly source: string;
+  readonly serial: string;
+  readonly names: readonly string[];
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** Subjects of the chain sent after the leaf. */
+  readonly chain: readonly string[];
+  /** The certificate named now was refused; this last good one still serves. */
+  readonly kept: boolean;
 }
 
 export interface VHostsView {
@@ -54,6 +72,19 @@ export interface VHostsView {
   readonly nodes: readonly Omit<NodeStatus, 'vhosts'>[];
   /** Why part of the answer is missing (HAProxy or etcd unreachable). */
   readonly errors: readonly string[];
+  readonly applies: readonly ApplyView[];
+}
+
+/** One apply of this node: how, why, how long, and the error when it failed. */
+export interface ApplyView {
+  readonly at: string;
+  readonly ok: boolean;
+  readonly mode: SyncReport['mode'];
+  readonly reason: string;
+  readonly durationMs: number;
+  readonly revision: number;
+  readonly code: string | null;
+  readonly message: string | null;
 }
 
 export function vhostRoutes(deps: VHostsApiDeps): Route[] {
@@ -88,7 +119,7 @@ async function flipHandler(deps: VHostsApiDeps, req: IncomingMessage, host: stri
   if (typeof request === 'string') return counted('bad_request', apiError(400, 'BAD_REQUEST', request));
   let outcome: FlipOutcome;
   try {
-    outcome = await deps.flipper.flip(host, request);
+    outcome = await deps.flipper.flip(host, request, req.socket.remoteAddress ?? 'unknown');
   } catch (err) {
     return counted('error', apiError(503, 'SOURCE_ERROR', `etcd did not answer, nothing is known to have been written: ${errorMessage(err)}`));
   }
@@ -116,7 +147,8 @@ export async function vhostsView(deps: VHostsApiDeps): Promise<VHostsView> {
   const [read, fleet] = await Promise.all([deps.readStats(), fleetNodes(deps)]);
   const health = applied ? vhostsHealth(applied, read.stats) : [];
   const hosts = new Set([...health.map((v) => v.host), ...problems.flatMap((p) => (p.host ? [p.host] : []))]);
-  const vhosts = [...hosts].sort().map((host) => vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes));
+  const tls = new Map(applied?.view.https ? applied.desired.vhosts.map((v) => [v.host, v.tls ?? null]) : []);
+  const vhosts = [...hosts].sort().map((host) => vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes, tls.get(host) ?? null));
   return {
     node: deps.node,
     revision: applied?.desired.revision ?? 0,
@@ -124,17 +156,44 @@ export async function vhostsView(deps: VHostsApiDeps): Promise<VHostsView> {
     problems: problems.filter((p) => !p.host),
     nodes: fleet.nodes.map(({ vhosts: _, ...rest }) => rest),
     errors: [...(read.error ? [read.error] : []), ...(fleet.error ? [fleet.error] : [])],
+    applies: (deps.applies?.() ?? []).map(applyView),
   };
 }
 
-function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[]): VHostView {
+function applyView(r: SyncReport): ApplyView {
+  return {
+    at: new Date(r.at).toISOString(),
+    ok: r.ok,
+    mode: r.mode,
+    reason: r.reason,
+    durationMs: r.durationMs,
+    revision: r.revision,
+    code: r.code ?? null,
+    message: r.message ?? null,
+  };
+}
+
+function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[], tls: VHostTls | null): VHostView {
   return {
     host,
     active: health?.active ?? null,
     revision: health?.revision ?? null,
     backends: (health?.backends ?? []).map((b) => ({ ...b, live: b.colour === health?.active })),
     problems: problems.filter((p) => p.host === host),
-    nodes: nodes.map((n) => ({ node: n.node, revision: n.revision, active: n.vhosts[host]?.active ?? null })),
+    certificate: tls && certificateView(tls),
+    nodes: nodes.map((n) => ({ node: n.node, revision: n.revision, active: n.vhosts[host]?.active ?? null, certificateSerial: n.vhosts[host]?.certificateSerial ?? null })),
+  };
+}
+
+function certificateView(tls: VHostTls): CertificateView {
+  return {
+    source: tls.source,
+    serial: tls.leaf.serial,
+    names: tls.leaf.names,
+    notBefore: new Date(tls.leaf.notBefore).toISOString(),
+    notAfter: new Date(tls.leaf.notAfter).toISOString(),
+    chain: tls.chain,
+    kept: tls.kept,
   };
 }
 

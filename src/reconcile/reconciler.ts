@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { buildDesired } from '../core/desired.ts';
+import { mergeCertificates } from '../core/tls.ts';
 import { formatDuration, Outage } from '../core/outage.ts';
-import type { DesiredState, EtcdSnapshot, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
+import type { CertificatesSnapshot, DesiredState, EtcdSnapshot, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
 import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
 import { renderView, templateView } from '../core/render.ts';
 import { layoutSlots, shrinkLayout, type Layout } from '../core/slots.ts';
@@ -23,6 +24,8 @@ export interface ReconcilerDeps {
   readonly etcd: Source<EtcdSnapshot>;
   readonly services: readonly Source<ServicesSnapshot>[];
   readonly templates: Source<TemplatesSnapshot>;
+  /** Certificate sources (Secrets, files); none: vhosts naming a certificate are told no source is configured. */
+  readonly certificates?: readonly Source<CertificatesSnapshot>[];
   readonly settings: RenderSettings;
   readonly reload: (rendered: Rendered) => Promise<ReloadOutcome>;
   /** Whether HAProxy already runs exactly these files (a restarted daemon then takes them over without a reload). */
@@ -118,7 +121,7 @@ export class Reconciler {
   private async reconcile(started: number): Promise<RunOutcome> {
     const inputs = this.gather();
     if (!inputs) return {};
-    const desired = buildDesired(inputs.etcd, inputs.services);
+    const desired = buildDesired(inputs.etcd, inputs.services, { certificates: inputs.certificates, nowMs: Date.now(), previous: this.appliedState?.desired ?? null });
     this.noteProblems(desired.problems);
     const spare = this.deps.settings.spareSlots;
     const backends = desired.vhosts.flatMap((v) => v.backends);
@@ -187,18 +190,22 @@ export class Reconciler {
     }
   }
 
-  private gather(): { etcd: EtcdSnapshot; services: ServicesSnapshot[]; templates: TemplatesSnapshot } | null {
+  private gather(): { etcd: EtcdSnapshot; services: ServicesSnapshot[]; templates: TemplatesSnapshot; certificates: CertificatesSnapshot | null } | null {
     const etcd = this.deps.etcd.snapshot();
     const templates = this.deps.templates.snapshot();
     const services = this.deps.services.map((s) => s.snapshot());
+    const certSources = this.deps.certificates ?? [];
+    const certificates = certSources.map((s) => s.snapshot());
     const waiting = [
       ...(etcd ? [] : ['etcd']),
       ...(templates ? [] : ['templates']),
       ...this.deps.services.filter((_, i) => !services[i]).map((s) => s.name),
+      ...certSources.filter((_, i) => !certificates[i]).map((s) => s.name),
     ];
     this.waitingFor = waiting;
     if (!etcd || !templates || waiting.length > 0) return null;
-    return { etcd, templates, services: services.filter((s): s is ServicesSnapshot => s !== null) };
+    const certs = certificates.filter((c): c is CertificatesSnapshot => c !== null);
+    return { etcd, templates, services: services.filter((s): s is ServicesSnapshot => s !== null), certificates: mergeCertificates(certs) };
   }
 
   private finish(
