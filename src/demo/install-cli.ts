@@ -1,7 +1,7 @@
-/** `npm test` runs this first: the tests need real haproxy and etcd, installed here when root. */
-import { ensureSystemPackages } from './install.ts';
+/** `npm test` runs this first: the tests need real haproxy, etcd and Chromium, installed here when root. */
+import { ensureSystemPackages, TEST_NEEDS } from './install.ts';
 
-const problem = ensureSystemPackages();
+const problem = ensureSystemPackages(TEST_NEEDS);
 if (problem) {
   process.stderr.write(`${problem}\n`);
   process.exitCode = 1;
