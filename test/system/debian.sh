@@ -95,7 +95,7 @@ run_guide() {
 }
 
 echo "TAP version 14"
-echo "# HAProxy: $(inside haproxy -v | head -n 1)"
+echo "# HAProxy: $(inside haproxy -v | sed -n 1p)"
 
 # --- the world the guide assumes: an etcd, and pods at the addresses of its services file
 inside systemctl start etcd
