@@ -50,6 +50,9 @@ export class ReloadApplier {
       try {
         check = await checkConfig(this.paths.binary, staged);
         this.hooks.onCheck?.(check);
+        if (check.unavailable) {
+          return { ok: false, code: 'HAPROXY_CHECK_UNAVAILABLE', message: `could not validate the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
+        }
         if (!check.ok) {
           return { ok: false, code: 'HAPROXY_CHECK_FAILED', message: `haproxy -c rejected the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
         }
