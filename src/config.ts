@@ -38,7 +38,10 @@ export interface Config {
     readonly adminSocket: string;
     readonly bind: readonly string[];
     readonly spareSlots: number;
+    /** How often HAProxy's runtime state is compared with what was applied; 0 turns it off. */
+    readonly resyncSeconds: number;
   };
+  readonly state: { readonly dir: string };
   readonly templates: string | null;
   readonly sync: { readonly debounceMs: number; readonly maxDelayMs: number };
   readonly api: { readonly listen: string; readonly tokenFile: string | null };
@@ -81,6 +84,8 @@ const FIELDS: readonly Field[] = [
   { path: 'haproxy.adminSocket', kind: 'path', check: safeWord },
   { path: 'haproxy.bind', kind: 'strings', check: (v: string[]) => checkBind(v) },
   { path: 'haproxy.spareSlots', kind: 'int', check: (v: number) => (v >= 0 && v <= 1000 ? null : 'must be a whole number from 0 to 1000') },
+  { path: 'haproxy.resyncSeconds', kind: 'int', check: (v: number) => (v >= 0 && v <= 86400 ? null : 'must be 0 (off) to 86400') },
+  { path: 'state.dir', kind: 'path', check: safeWord },
   { path: 'templates', kind: 'path' },
   { path: 'sync.debounceMs', kind: 'int', check: (v: number) => (v >= 0 && v <= 60000 ? null : 'must be 0 to 60000') },
   { path: 'sync.maxDelayMs', kind: 'int', check: (v: number) => (v >= 0 && v <= 600000 ? null : 'must be 0 to 600000') },
@@ -105,7 +110,9 @@ function defaults(): Record<string, unknown> {
       adminSocket: '/run/haproxy/admin.sock',
       bind: [':80'],
       spareSlots: 4,
+      resyncSeconds: 30,
     },
+    state: { dir: '/var/lib/haproxy-sync' },
     templates: null,
     sync: { debounceMs: 50, maxDelayMs: 1000 },
     api: { listen: '127.0.0.1:9180', tokenFile: null },

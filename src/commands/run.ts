@@ -1,5 +1,7 @@
 /** `haproxy-sync run`: the daemon. */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { errorMessage } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { ServicesSnapshot } from '../core/model.ts';
 import { runsAlready } from '../haproxy/adopt.ts';
@@ -8,6 +10,10 @@ import { Fleet } from '../fleet/fleet.ts';
 import { MasterClient } from '../haproxy/master.ts';
 import { RuntimeClient } from '../haproxy/runtime.ts';
 import { RuntimeApplier } from '../haproxy/runtime-apply.ts';
+import { sweepStaged } from '../haproxy/files.ts';
+import { readLive } from '../haproxy/live.ts';
+import { HOSTS_MAP, WILDCARDS_MAP } from '../core/render.ts';
+import { lastGoodStore } from '../state/last-good-store.ts';
 import { serverStatsReader } from '../haproxy/server-stats.ts';
 import { readApiToken } from '../http/auth.ts';
 import { healthRoutes } from '../http/health.ts';
@@ -77,7 +83,11 @@ export interface DaemonOptions {
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   const token = config.api.tokenFile ? readApiToken(config.api.tokenFile) : null;
   const sources = createSources(config, log, opts.services);
-  const metrics = new Metrics({ version: VERSION, sources: () => sources.all.map((s) => s.status()) });
+  const metrics: Metrics = new Metrics({
+    version: VERSION,
+    sources: () => sources.all.map((s) => s.status()),
+    problems: () => ({ problems: reconciler.problems(), lastGood: reconciler.lastKnown()?.desired.vhosts.filter((v) => v.lastGood).length ?? 0 }),
+  });
   const onCommand = (ok: boolean): void => metrics.runtimeCommand(ok);
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
   const applier = new ReloadApplier(
@@ -85,11 +95,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     master,
     metrics.reloadHooks(),
   );
-  const runtime = new RuntimeApplier(
-    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
-    new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand }),
-  );
-  const reconciler = new Reconciler({
+  const admin = new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand });
+  const runtime = new RuntimeApplier({ config: config.haproxy.config, mapsDir: config.haproxy.mapsDir }, admin);
+  await sweepCrashLeftovers(config, log);
+  const reconciler: Reconciler = new Reconciler({
     etcd: sources.etcd,
     services: sources.services,
     templates: sources.templates,
@@ -97,6 +106,8 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     reload: (rendered) => applier.apply(rendered),
     runsAlready: (rendered) => runsAlready(config.haproxy, rendered, () => master.showProc()),
     runtime: (ops, target) => runtime.apply(ops, target),
+    lastGood: lastGoodStore(config.state.dir),
+    readLive: () => readLive(admin, master, config.haproxy, [HOSTS_MAP, WILDCARDS_MAP]),
     log,
     observer: combineObservers(metrics.reconcileObserver(), { onSynced: (report) => fleet.synced(report) }),
   });
@@ -118,12 +129,19 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes], log);
   fleet.start();
   for (const source of sources.all) source.start(() => trigger.poke());
+  const resync = config.haproxy.resyncSeconds > 0
+    ? setInterval(() => {
+        reconciler.requestResync();
+        trigger.poke();
+      }, config.haproxy.resyncSeconds * 1000)
+    : null;
   log.info({ node: config.node, api: config.api.listen, haproxyConfig: config.haproxy.config, version: VERSION }, 'haproxy-sync started');
   return {
     reconciler,
     metrics,
     http,
     async stop() {
+      if (resync) clearInterval(resync);
       // The trigger schedules nothing more and waits for an apply in flight while the watchers close;
       // the node key goes before the etcd client closes: a cleanly stopped node must not be waited for by flips.
       // Deleting the key is a courtesy (it expires with its lease): an unreachable etcd must not eat the stop deadline.
@@ -131,6 +149,19 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       await http.close();
     },
   };
+}
+
+/** Staged files a crash left next to the HAProxy config, the maps and the state. */
+async function sweepCrashLeftovers(config: Config, log: Logger): Promise<void> {
+  const paths = [config.haproxy.config, join(config.haproxy.mapsDir, HOSTS_MAP), join(config.haproxy.mapsDir, WILDCARDS_MAP)];
+  for (const path of paths) {
+    try {
+      const swept = await sweepStaged(path);
+      if (swept.length > 0) log.info({ files: swept }, 'removed temporary files left by an earlier crash');
+    } catch (err) {
+      log.warn({ path, err: errorMessage(err) }, 'cannot look for temporary files left by an earlier crash');
+    }
+  }
 }
 
 /** Waits for `promise`, but no longer than `ms`. */

@@ -83,12 +83,39 @@ export interface VHost {
   readonly backends: readonly Backend[];
   /** etcd revision of the newest key this vhost was built from. */
   readonly revision: number;
+  /** Set when the current etcd values are invalid and this is the last good version, still serving. */
+  readonly lastGood?: LastGoodMark;
 }
 
 export interface DesiredState {
   readonly revision: number;
   readonly vhosts: readonly VHost[];
   readonly problems: readonly Problem[];
+  /** The last good etcd values per vhost, to remember once this state is applied. */
+  readonly lastGood?: LastGoodRecords;
+}
+
+/** The etcd values a vhost was last served from. */
+export interface LastGoodInputs {
+  readonly spec: string;
+  /** The active key's value; null when the key was absent (the spec's default). */
+  readonly active: string | null;
+  /** The newest modRevision of those keys. */
+  readonly revision: number;
+}
+
+export interface LastGoodEntry extends LastGoodInputs {
+  /** When this version began to serve in place of bad current values (ms since the epoch); null while the current values are good. */
+  readonly since: number | null;
+}
+
+/** By host. */
+export type LastGoodRecords = Readonly<Record<string, LastGoodEntry>>;
+
+/** Why and since when a vhost serves its last good version. */
+export interface LastGoodMark {
+  readonly since: number;
+  readonly problem: Problem;
 }
 
 /** A backend's server line: a slot holding an endpoint, or a free slot kept disabled for runtime updates. */

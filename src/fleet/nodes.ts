@@ -18,6 +18,8 @@ import { Backoff } from '../sources/backoff.ts';
 export interface NodeVHostStatus {
   readonly active: string;
   readonly servers: Readonly<Record<string, { readonly up: number; readonly total: number }>>;
+  /** Set while the vhost serves its last good version: since when (ISO) and the problem code. */
+  readonly lastGood?: { readonly since: string; readonly code: string };
 }
 
 export interface NodeStatus {
@@ -27,6 +29,8 @@ export interface NodeStatus {
   readonly configHash: string | null;
   /** ISO time of the last successful sync, null before the first. */
   readonly appliedAt: string | null;
+  /** Whether the node knows what its HAProxy runs; while it does not, the rest is the last known state. */
+  readonly haproxy?: { readonly known: boolean; readonly unknownSince: string | null };
   readonly vhosts: Readonly<Record<string, NodeVHostStatus>>;
 }
 
@@ -42,18 +46,21 @@ export function nodeKey(prefix: string, node: string): string {
 }
 
 /** This node's status from what it applied and HAProxy's current view of server health. */
-export function nodeStatusOf(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null): NodeStatus {
+/** `applied`: the last known applied state; `unknownSince`: set while what HAProxy runs is not known. */
+export function nodeStatusOf(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null, unknownSince: number | null = null): NodeStatus {
   const vhosts: Record<string, NodeVHostStatus> = {};
   for (const v of applied ? vhostsHealth(applied, stats) : []) {
     const servers: Record<string, { up: number; total: number }> = {};
     for (const b of v.backends) servers[b.colour] = { up: b.up, total: b.ready };
-    vhosts[v.host] = { active: v.active, servers };
+    const mark = applied?.desired.vhosts.find((d) => d.host === v.host)?.lastGood;
+    vhosts[v.host] = { active: v.active, servers, ...(mark ? { lastGood: { since: new Date(mark.since).toISOString(), code: mark.problem.code } } : {}) };
   }
   return {
     node,
     revision: applied?.desired.revision ?? 0,
     configHash: applied ? configHash(applied.rendered) : null,
     appliedAt: appliedAt === null ? null : new Date(appliedAt).toISOString(),
+    haproxy: { known: unknownSince === null, unknownSince: unknownSince === null ? null : new Date(unknownSince).toISOString() },
     vhosts,
   };
 }
@@ -81,6 +88,7 @@ export function parseNodeStatus(keyName: string, text: string): NodeStatus {
     revision: raw['revision'],
     configHash: typeof raw['configHash'] === 'string' ? raw['configHash'] : null,
     appliedAt: typeof raw['appliedAt'] === 'string' ? raw['appliedAt'] : null,
+    ...parseHaproxy(raw['haproxy']),
     vhosts: parseVHosts(raw['vhosts']),
   };
 }
@@ -94,9 +102,16 @@ function parseVHosts(value: unknown): Record<string, NodeVHostStatus> {
     for (const [colour, s] of Object.entries(isRecord(v['servers']) ? v['servers'] : {})) {
       if (isRecord(s) && typeof s['up'] === 'number' && typeof s['total'] === 'number') servers[colour] = { up: s['up'], total: s['total'] };
     }
-    out[host] = { active: v['active'], servers };
+    const lg = v['lastGood'];
+    const lastGood = isRecord(lg) && typeof lg['since'] === 'string' && typeof lg['code'] === 'string' ? { lastGood: { since: lg['since'], code: lg['code'] } } : {};
+    out[host] = { active: v['active'], servers, ...lastGood };
   }
   return out;
+}
+
+function parseHaproxy(value: unknown): Pick<NodeStatus, 'haproxy'> {
+  if (!isRecord(value) || typeof value['known'] !== 'boolean') return {};
+  return { haproxy: { known: value['known'], unknownSince: typeof value['unknownSince'] === 'string' ? value['unknownSince'] : null } };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,13 +1,15 @@
 /**
  * Applies a runtime plan without a reload: writes the files a reload would
- * read, sends every command in one pipelined batch, then reads HAProxy's
+ * read, sends the slot fills in one pipelined batch and reads them back,
+ * then the map changes and frees in another, then reads HAProxy's
  * state back (show map, show servers state) and compares it with the
  * target. A refused command or any difference is reported as a failure,
  * which the reconciler answers with a checked reload: HAProxy then loads the
  * files, so it is never left half-updated.
  */
 import { join } from 'node:path';
-import type { Endpoint, Rendered, Slot } from '../core/model.ts';
+import type { Rendered, Slot } from '../core/model.ts';
+import { sameEndpoint } from '../core/drift.ts';
 import { mapEntries, type RuntimeOp } from '../core/plan.ts';
 import { mapPath } from '../core/render.ts';
 import { endpointKey, type Layout } from '../core/slots.ts';
@@ -48,9 +50,19 @@ export class RuntimeApplier {
   async apply(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     const written = await this.writeFiles(target.rendered);
     if (written) return written;
-    const sent = await this.send(ops);
-    if (!sent.ok) return sent;
-    return (await this.verify(ops, target)) ?? sent;
+    // Fills first, confirmed by reading them back, and only then the map lines that may send traffic to them:
+    // a refused fill must not let a later command take effect.
+    const fills = ops.filter((op) => op.kind === 'fill-slot');
+    const rest = ops.filter((op) => op.kind !== 'fill-slot');
+    let commands = 0;
+    for (const batch of fills.length > 0 && rest.length > 0 ? [fills, rest] : [ops]) {
+      const sent = await this.send(batch);
+      if (!sent.ok) return sent;
+      const wrong = await this.verify(batch, target);
+      if (wrong) return wrong;
+      commands += sent.commands;
+    }
+    return { ok: true, commands };
   }
 
   /**
@@ -141,20 +153,6 @@ function slotDifferences(backend: string, live: readonly ServerState[], slots: r
     if (!sameEndpoint(server, slot.endpoint)) return [`${where} is ${server.addr}:${server.port}, expected ${endpointKey(slot.endpoint)}`];
     return server.adminState === 'ready' ? [] : [`${where} holds ${endpointKey(slot.endpoint)} but is ${server.adminState}`];
   });
-}
-
-function sameEndpoint(server: ServerState, endpoint: Endpoint): boolean {
-  return server.port === endpoint.port && canonicalIp(server.addr) === canonicalIp(endpoint.address);
-}
-
-/** IPv6 has many spellings of one address; HAProxy prints its own. */
-function canonicalIp(address: string): string {
-  if (!address.includes(':')) return address;
-  try {
-    return new URL(`http://[${address}]/`).hostname;
-  } catch {
-    return address;
-  }
 }
 
 function runtimeCode(err: unknown): ErrorCode {
