@@ -26,7 +26,7 @@ import { combineObservers, Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
 import type { Source } from '../sources/source.ts';
 import { VERSION } from '../version.ts';
-import { createSources, renderSettings, stopSources } from '../wiring.ts';
+import { createSources, renderSettings, serverStateFile, stopSources } from '../wiring.ts';
 
 export const RUN_HELP = `Usage: haproxy-sync run [--config FILE] [options]
 
@@ -90,12 +90,13 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   });
   const onCommand = (ok: boolean): void => metrics.runtimeCommand(ok);
   const master = new MasterClient({ socket: config.haproxy.masterSocket });
+  const admin = new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand });
   const applier = new ReloadApplier(
-    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir },
+    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, serverStateFile: serverStateFile(config) },
     master,
     metrics.reloadHooks(),
+    () => admin.command('show servers state'),
   );
-  const admin = new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand });
   const runtime = new RuntimeApplier({ config: config.haproxy.config, mapsDir: config.haproxy.mapsDir }, admin);
   await sweepCrashLeftovers(config, log);
   const reconciler: Reconciler = new Reconciler({
@@ -103,7 +104,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     services: sources.services,
     templates: sources.templates,
     settings: renderSettings(config),
-    reload: (rendered) => applier.apply(rendered),
+    reload: (rendered, kept) => applier.apply(rendered, kept),
     runsAlready: (rendered) => runsAlready(config.haproxy, rendered, () => master.showProc()),
     runtime: (ops, target) => runtime.apply(ops, target),
     lastGood: lastGoodStore(config.state.dir),
@@ -153,7 +154,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
 
 /** Staged files a crash left next to the HAProxy config, the maps and the state. */
 async function sweepCrashLeftovers(config: Config, log: Logger): Promise<void> {
-  const paths = [config.haproxy.config, join(config.haproxy.mapsDir, HOSTS_MAP), join(config.haproxy.mapsDir, WILDCARDS_MAP)];
+  const paths = [config.haproxy.config, serverStateFile(config), join(config.haproxy.mapsDir, HOSTS_MAP), join(config.haproxy.mapsDir, WILDCARDS_MAP)];
   for (const path of paths) {
     try {
       const swept = await sweepStaged(path);

@@ -131,6 +131,8 @@ export interface RenderSettings {
   readonly mapsDir: string;
   readonly bind: readonly (readonly string[])[];
   readonly spareSlots: number;
+  /** HAProxy's server-state file, written before each reload; absent: none. */
+  readonly serverStateFile?: string;
 }
 
 /** The files HAProxy reads: the config text and the map files by base name. */

@@ -32,6 +32,8 @@ export interface BackendView {
 export interface TemplateView {
   readonly node: string;
   readonly adminSocket: string;
+  /** Where HAProxy reads saved server states at load; null: no server-state file. */
+  readonly serverStateFile: string | null;
   readonly bind: readonly (readonly string[])[];
   readonly maps: { readonly hosts: string; readonly wildcards: string };
   readonly backends: readonly BackendView[];
@@ -74,6 +76,7 @@ export function templateView(desired: DesiredState, layout: Layout, settings: Re
   return {
     node: settings.node,
     adminSocket: settings.adminSocket,
+    serverStateFile: settings.serverStateFile ?? null,
     bind: settings.bind,
     maps: { hosts: mapPath(settings, HOSTS_MAP), wildcards: mapPath(settings, WILDCARDS_MAP) },
     backends,

@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 import type { Rendered } from '../core/model.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import { checkConfig, type CheckResult } from './check.ts';
-import { ensureDir, promote, stage, writeIfChanged } from './files.ts';
+import { EMPTY_SERVER_STATE, filterServerState, type KeptSlots } from '../core/server-state.ts';
+import { ensureDir, promote, stage, writeAtomic, writeIfChanged } from './files.ts';
 
 /** What a reload returns; the master CLI client implements it. */
 export interface Reloader {
@@ -21,7 +22,12 @@ export interface ApplyPaths {
   readonly binary: string;
   readonly config: string;
   readonly mapsDir: string;
+  /** HAProxy's server-state file (the config's `server-state-file`); unset when the templates use none. */
+  readonly serverStateFile?: string;
 }
+
+/** `show servers state` of the running workers, raw. */
+export type DumpServers = () => Promise<string>;
 
 export type ReloadOutcome =
   | { readonly ok: true; readonly check: CheckResult; readonly reloadMs: number }
@@ -37,13 +43,17 @@ export class ReloadApplier {
   private readonly reloader: Reloader;
   private readonly hooks: ReloadHooks;
 
-  constructor(paths: ApplyPaths, reloader: Reloader, hooks: ReloadHooks = {}) {
+  private readonly dumpServers: DumpServers | null;
+
+  constructor(paths: ApplyPaths, reloader: Reloader, hooks: ReloadHooks = {}, dumpServers: DumpServers | null = null) {
     this.paths = paths;
     this.reloader = reloader;
     this.hooks = hooks;
+    this.dumpServers = dumpServers;
   }
 
-  async apply(rendered: Rendered): Promise<ReloadOutcome> {
+  /** `kept`: the slots whose HAProxy state (health, DRAIN) the new workers take over. */
+  async apply(rendered: Rendered, kept: KeptSlots = new Map()): Promise<ReloadOutcome> {
     let check: CheckResult;
     try {
       const staged = await this.stageFiles(rendered);
@@ -58,6 +68,7 @@ export class ReloadApplier {
         }
         for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
         await promote(staged, this.paths.config);
+        await this.saveServerState(kept);
       } finally {
         await rm(staged, { force: true });
       }
@@ -65,13 +76,35 @@ export class ReloadApplier {
       const message = `cannot write ${this.paths.config} or the maps in ${this.paths.mapsDir}: ${errorMessage(err)}`;
       return { ok: false, code: 'HAPROXY_FILES_UNWRITABLE', message, details: [], check: null };
     }
-    return this.reload(check);
+    try {
+      return await this.reload(check);
+    } finally {
+      // Read by the new workers by now: a later reload by anyone else must not apply it to slots that moved since.
+      await this.clearServerState();
+    }
+  }
+
+  /** Just before the reload, so the saved health is as fresh as it can be. A failed dump keeps nothing: servers then start as HAProxy starts them. */
+  private async saveServerState(kept: KeptSlots): Promise<void> {
+    if (!this.paths.serverStateFile) return;
+    let text = EMPTY_SERVER_STATE;
+    if (this.dumpServers && kept.size > 0) text = await this.dumpServers().then((dump) => filterServerState(dump, kept), () => EMPTY_SERVER_STATE);
+    await writeAtomic(this.paths.serverStateFile, text);
+  }
+
+  private async clearServerState(): Promise<void> {
+    if (this.paths.serverStateFile) await writeAtomic(this.paths.serverStateFile, EMPTY_SERVER_STATE).catch(() => {});
   }
 
   /** The config next to the live one, not yet live, with the directories and map files `haproxy -c` needs. */
   private async stageFiles(rendered: Rendered): Promise<string> {
     await ensureDir(dirname(this.paths.config));
     await ensureDir(this.paths.mapsDir);
+    if (this.paths.serverStateFile) {
+      await ensureDir(dirname(this.paths.serverStateFile));
+      // `haproxy -c` warns about a missing state file.
+      await access(this.paths.serverStateFile).catch(() => writeAtomic(this.paths.serverStateFile ?? '', EMPTY_SERVER_STATE));
+    }
     await this.ensureMapsExist(rendered);
     return stage(this.paths.config, rendered.config);
   }

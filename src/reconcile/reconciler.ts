@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { buildDesired } from '../core/desired.ts';
 import { describeDrift, findDrift, type Drift, type DriftKind, type LiveState } from '../core/drift.ts';
 import { sameRecords } from '../core/last-good.ts';
+import { keptSlots, type KeptSlots } from '../core/server-state.ts';
 import type { DesiredState, EtcdSnapshot, LastGoodRecords, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
 import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
 import { renderView, templateView } from '../core/render.ts';
@@ -26,7 +27,8 @@ export interface ReconcilerDeps {
   readonly services: readonly Source<ServicesSnapshot>[];
   readonly templates: Source<TemplatesSnapshot>;
   readonly settings: RenderSettings;
-  readonly reload: (rendered: Rendered) => Promise<ReloadOutcome>;
+  /** `kept`: the slots whose HAProxy state (health, DRAIN) may carry over the reload. */
+  readonly reload: (rendered: Rendered, kept: KeptSlots) => Promise<ReloadOutcome>;
   /** Whether HAProxy already runs exactly these files (a restarted daemon then takes them over without a reload). */
   readonly runsAlready?: (rendered: Rendered) => Promise<boolean>;
   /** Applies runtime operations, writing the target's files; a failure here is followed by a reload. */
@@ -218,7 +220,8 @@ export class Reconciler {
       this.setApplied(next);
       return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'noop', reason: 'HAProxy already runs these files' });
     }
-    const outcome = await this.deps.reload(next.rendered);
+    // Against the last known layout, even after a failed runtime apply: HAProxy's own addresses are checked too.
+    const outcome = await this.deps.reload(next.rendered, keptSlots(this.known?.layout ?? null, next.layout));
     if (outcome.ok) this.setApplied(next);
     // A reload HAProxy did not confirm, or could not be asked for, leaves what it runs in doubt.
     else if (outcome.code === 'HAPROXY_RELOAD_FAILED' || outcome.code === 'HAPROXY_UNREACHABLE') this.setApplied(null);
