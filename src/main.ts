@@ -1,12 +1,7 @@
 /** CLI entry: parse argv, dispatch to a command, map errors to exit codes. */
 import { errorCode, errorMessage } from './errors.ts';
 import { createLogger } from './log.ts';
-import { CHECK_HELP, checkCommand } from './commands/check.ts';
 import { CONFIG_FLAGS_HELP, configFromArgs, parseConfigArgs } from './commands/common.ts';
-import { flipCommand } from './commands/flip.ts';
-import { RENDER_HELP, renderCommand } from './commands/render.ts';
-import { RUN_HELP, runCommand } from './commands/run.ts';
-import { statusCommand } from './commands/status.ts';
 
 const USAGE = `Usage: haproxy-sync <command> [options]
 
@@ -25,16 +20,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'run':
+      // Commands load their modules on demand: the Kubernetes client alone takes seconds to load,
+      // and flip, status and a mistyped flag should answer at once.
+      case 'run': {
+        const { RUN_HELP, runCommand } = await import('./commands/run.ts');
         return await configCommand(rest, RUN_HELP, 'stdout', runCommand);
-      case 'render':
+      }
+      case 'render': {
+        const { RENDER_HELP, renderCommand } = await import('./commands/render.ts');
         return await configCommand(rest, RENDER_HELP, 'stderr', renderCommand);
-      case 'check':
+      }
+      case 'check': {
+        const { CHECK_HELP, checkCommand } = await import('./commands/check.ts');
         return await configCommand(rest, CHECK_HELP, 'stderr', checkCommand);
+      }
       case 'flip':
-        return await flipCommand(rest);
+        return await (await import('./commands/flip.ts')).flipCommand(rest);
       case 'status':
-        return await statusCommand(rest);
+        return await (await import('./commands/status.ts')).statusCommand(rest);
       case undefined:
       case '--help':
       case 'help':
