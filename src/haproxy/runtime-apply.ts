@@ -1,8 +1,8 @@
 /**
  * Applies a runtime plan without a reload: writes the files a reload would
- * read, sends the slot fills in one pipelined batch and reads them back,
- * then the map changes and frees in another, then reads HAProxy's
- * state back (show map, show servers state) and compares it with the
+ * read, sends the slot fills (addresses, then once accepted the ready
+ * states) and reads them back, then the map changes and frees, then reads
+ * HAProxy's state back (show map, show servers state) and compares it with the
  * target. A refused command or any difference is reported as a failure,
  * which the reconciler answers with a checked reload: HAProxy then loads the
  * files, so it is never left half-updated.
@@ -29,6 +29,8 @@ export type RuntimeOutcome =
   | { readonly ok: true; readonly commands: number }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
+type FillOp = Extract<RuntimeOp, { kind: 'fill-slot' }>;
+
 /** What the runtime changes must leave HAProxy running. */
 export interface RuntimeTarget {
   readonly layout: Layout;
@@ -50,19 +52,37 @@ export class RuntimeApplier {
   async apply(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     const written = await this.writeFiles(target.rendered);
     if (written) return written;
-    // Fills first, confirmed by reading them back, and only then the map lines that may send traffic to them:
-    // a refused fill must not let a later command take effect.
-    const fills = ops.filter((op) => op.kind === 'fill-slot');
+    // A refused command must not let a later one take effect: a slot is made ready only once its address
+    // is accepted, and the map lines that may send traffic to new servers change only once every fill is
+    // read back as it should be.
+    const fills = ops.filter((op): op is FillOp => op.kind === 'fill-slot');
     const rest = ops.filter((op) => op.kind !== 'fill-slot');
     let commands = 0;
-    for (const batch of fills.length > 0 && rest.length > 0 ? [fills, rest] : [ops]) {
-      const sent = await this.send(batch);
+    const steps: Array<{ commands: () => Array<Promise<void>>; verify: readonly RuntimeOp[] | null }> = [
+      ...(fills.length > 0
+        ? [
+            { commands: () => fills.map((op) => this.setAddress(op)), verify: null },
+            { commands: () => fills.map((op) => this.setReady(op)), verify: fills },
+          ]
+        : []),
+      ...(rest.length > 0 ? [{ commands: () => rest.flatMap((op) => this.commands(op)), verify: rest }] : []),
+    ];
+    for (const step of steps) {
+      const sent = await this.send(step.commands);
       if (!sent.ok) return sent;
-      const wrong = await this.verify(batch, target);
-      if (wrong) return wrong;
       commands += sent.commands;
+      const wrong = step.verify && (await this.verify(step.verify, target));
+      if (wrong) return wrong;
     }
     return { ok: true, commands };
+  }
+
+  private setAddress(op: FillOp): Promise<void> {
+    return this.api.setServerAddr(op.backend, op.server, op.endpoint.address, op.endpoint.port);
+  }
+
+  private setReady(op: FillOp): Promise<void> {
+    return this.api.setServerState(op.backend, op.server, 'ready');
   }
 
   /**
@@ -89,9 +109,9 @@ export class RuntimeApplier {
     }
   }
 
-  private async send(ops: readonly RuntimeOp[]): Promise<RuntimeOutcome> {
+  private async send(commands: () => Array<Promise<void>>): Promise<RuntimeOutcome> {
     // Issued in one tick, so the client pipelines them on one connection, in this order.
-    const results = await Promise.allSettled(ops.flatMap((op) => this.commands(op)));
+    const results = await Promise.allSettled(commands());
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length === 0) return { ok: true, commands: results.length };
     const shown = failures.slice(0, SHOWN_PROBLEMS).map(errorMessage).join('; ');
@@ -101,7 +121,7 @@ export class RuntimeApplier {
   private commands(op: RuntimeOp): Array<Promise<void>> {
     switch (op.kind) {
       case 'fill-slot':
-        return [this.api.setServerAddr(op.backend, op.server, op.endpoint.address, op.endpoint.port), this.api.setServerState(op.backend, op.server, 'ready')];
+        return [this.setAddress(op), this.setReady(op)];
       case 'set-map':
         return [this.api.setMap(this.mapRef(op.map), op.key, op.value)];
       case 'free-slot':
