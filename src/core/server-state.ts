@@ -9,6 +9,12 @@
  * (checked on 2.6: a slot moved to another pod inherited the old pod's
  * DOWN). So a line is kept only when its slot holds the same endpoint
  * before and after the reload, and HAProxy's own line says that address.
+ *
+ * A line in forced maintenance is dropped: the daemon puts the servers it
+ * wants in a slot into READY and treats MAINT on them as drift (see
+ * drift.ts), so a reload must not bring it back; nor the stopped state
+ * that maintenance implies, which a server without health checks would
+ * never leave. DRAIN and the health found by the checks are kept.
  */
 import { sameEndpoint } from './drift.ts';
 import type { Endpoint } from './model.ts';
@@ -19,6 +25,9 @@ export type KeptSlots = ReadonlyMap<string, ReadonlyMap<string, Endpoint>>;
 
 /** A server-state file that restores nothing; HAProxy warns about a missing or empty one. */
 export const EMPTY_SERVER_STATE = '1\n';
+
+/** SRV_ADMF_FMAINT: maintenance set over the Runtime API (`disable server`, `set server … state maint`). */
+const FORCED_MAINT = 0x01;
 
 export function keptSlots(before: Layout | null, after: Layout): KeptSlots {
   const kept = new Map<string, Map<string, Endpoint>>();
@@ -42,13 +51,15 @@ export function filterServerState(dump: string, kept: KeptSlots): string {
   if (version !== '1' || header === undefined || !header.startsWith('# ')) return EMPTY_SERVER_STATE;
   const names = header.slice(2).split(' ');
   const col = (name: string): number => names.indexOf(name);
-  const [be, srv, addr, port] = [col('be_name'), col('srv_name'), col('srv_addr'), col('srv_port')];
-  if (be < 0 || srv < 0 || addr < 0 || port < 0) return EMPTY_SERVER_STATE;
-  const keep = rows.filter((row) => {
+  const [be, srv, addr, port, admin] = [col('be_name'), col('srv_name'), col('srv_addr'), col('srv_port'), col('srv_admin_state')];
+  if (be < 0 || srv < 0 || addr < 0 || port < 0 || admin < 0) return EMPTY_SERVER_STATE;
+  const keep = rows.flatMap((row) => {
     const f = row.split(' ');
-    if (row === '' || f.length !== names.length) return false;
+    if (row === '' || f.length !== names.length) return [];
     const endpoint = kept.get(f[be] ?? '')?.get(f[srv] ?? '');
-    return endpoint !== undefined && sameEndpoint({ addr: f[addr] ?? '', port: Number(f[port]) }, endpoint);
+    if (endpoint === undefined || !sameEndpoint({ addr: f[addr] ?? '', port: Number(f[port]) }, endpoint)) return [];
+    const flags = Number(f[admin]);
+    return Number.isInteger(flags) && (flags & FORCED_MAINT) === 0 ? [row] : [];
   });
   return `1\n${header}\n${keep.map((r) => `${r}\n`).join('')}`;
 }

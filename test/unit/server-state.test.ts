@@ -40,6 +40,13 @@ t.test('lines are kept only for kept slots whose address HAProxy reports as the 
   t.equal(filterServerState(otherPort, keptSlots(before, after)), `1\n${HEADER}\n`, 'another port: not kept');
 });
 
+t.test('a line in forced maintenance is dropped; DRAIN and the health found are kept', async (t) => {
+  const kept = keptSlots(before, after);
+  t.equal(filterServerState(['1', HEADER, row('srv1', '10.0.0.1', 80, 0, 1), ''].join('\n'), kept), `1\n${HEADER}\n`, 'MAINT dropped');
+  t.equal(filterServerState(['1', HEADER, row('srv1', '10.0.0.1', 80, 0, 0), ''].join('\n'), kept), `1\n${HEADER}\n${row('srv1', '10.0.0.1', 80, 0, 0)}\n`, 'DOWN kept');
+  t.equal(filterServerState(['1', HEADER, row('srv1', '10.0.0.1', 80, 2, 8), ''].join('\n'), kept), `1\n${HEADER}\n${row('srv1', '10.0.0.1', 80, 2, 8)}\n`, 'DRAIN kept');
+});
+
 t.test('an answer in a format not known keeps nothing', async (t) => {
   const kept = keptSlots(before, after);
   t.equal(filterServerState(`2\n${HEADER}\n${row('srv1', '10.0.0.1', 80)}\n`, kept), EMPTY_SERVER_STATE, 'another version');
