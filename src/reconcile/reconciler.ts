@@ -268,7 +268,7 @@ export class Reconciler {
       live = await this.deps.readLive!();
     } catch (err) {
       this.setApplied(null);
-      return this.finish(started, applied.desired.revision, null, { ok: false, mode: 'noop', reason: 'reading HAProxy\'s runtime state', code: codeOf(err, 'HAPROXY_UNREACHABLE'), message: `cannot read HAProxy's runtime state: ${errorMessage(err)}` });
+      return this.finish(started, applied.desired.revision, null, { ok: false, mode: 'noop', reason: 'reading HAProxy\'s runtime state', code: liveCode(err), message: `cannot read HAProxy's runtime state: ${errorMessage(err)}` });
     }
     const restarted = this.masterPid !== null && live.masterPid !== this.masterPid;
     this.masterPid = live.masterPid;
@@ -398,6 +398,11 @@ export function configHash(rendered: Rendered): string {
   const hash = h.digest('hex').slice(0, 16);
   hashes.set(rendered, hash);
   return hash;
+}
+
+/** A socket that does not answer, or an answer not understood; never INTERNAL for what HAProxy did. */
+function liveCode(err: unknown): ErrorCode {
+  return errorCode(err) === 'HAPROXY_COMMAND_FAILED' ? 'HAPROXY_COMMAND_FAILED' : 'HAPROXY_UNREACHABLE';
 }
 
 function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {

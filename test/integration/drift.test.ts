@@ -45,7 +45,7 @@ t.test('set map, set server addr and disable server out of band are repaired ove
 
   const addrMs = await repairTime(
     'address repaired',
-    () => admin.setServerAddr(BLUE, 'srv1', '127.0.0.1', green[0]?.port ?? 1),
+    () => admin.command(`set server ${BLUE}/srv1 addr 127.0.0.1 port ${green[0]?.port ?? 1}`),
     async () => (await server('srv1'))?.port === blue[0]?.port,
   );
   t.ok(addrMs < REPAIR_BOUND_MS, `set server addr repaired in ${addrMs} ms`);
