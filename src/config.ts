@@ -40,6 +40,11 @@ export interface Config {
     readonly spareSlots: number;
     /** How often HAProxy's runtime state is compared with what was applied; 0 turns it off. */
     readonly resyncSeconds: number;
+    readonly user: string;
+    readonly group: string;
+    readonly chroot: string;
+    readonly log: string;
+    readonly errorfiles: string;
   };
   readonly state: { readonly dir: string };
   readonly templates: string | null;
@@ -56,6 +61,8 @@ interface Field {
   readonly path: string;
   readonly kind: Kind;
   readonly check?: (value: never) => string | null;
+  /** '' is a value of its own (a setting turned off), not a missing one. */
+  readonly allowEmpty?: boolean;
 }
 
 const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -86,6 +93,11 @@ const FIELDS: readonly Field[] = [
   { path: 'haproxy.spareSlots', kind: 'int', check: (v: number) => (v >= 0 && v <= 1000 ? null : 'must be a whole number from 0 to 1000') },
   { path: 'haproxy.resyncSeconds', kind: 'int', check: (v: number) => (v >= 0 && v <= 86400 ? null : 'must be 0 (off) to 86400') },
   { path: 'state.dir', kind: 'path', check: safeWord },
+  { path: 'haproxy.user', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, accountName) },
+  { path: 'haproxy.group', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, accountName) },
+  { path: 'haproxy.chroot', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, absoluteWord) },
+  { path: 'haproxy.log', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, logTarget) },
+  { path: 'haproxy.errorfiles', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, absoluteWord) },
   { path: 'templates', kind: 'path' },
   { path: 'sync.debounceMs', kind: 'int', check: (v: number) => (v >= 0 && v <= 60000 ? null : 'must be 0 to 60000') },
   { path: 'sync.maxDelayMs', kind: 'int', check: (v: number) => (v >= 0 && v <= 600000 ? null : 'must be 0 to 600000') },
@@ -111,6 +123,12 @@ function defaults(): Record<string, unknown> {
       bind: [':80'],
       spareSlots: 4,
       resyncSeconds: 30,
+      // As Debian's haproxy package runs HAProxy; '' turns a part off.
+      user: 'haproxy',
+      group: 'haproxy',
+      chroot: '/var/lib/haproxy',
+      log: '/dev/log',
+      errorfiles: '/etc/haproxy/errors',
     },
     state: { dir: '/var/lib/haproxy-sync' },
     templates: null,
@@ -273,7 +291,7 @@ function validateLeaf(tree: Record<string, unknown>, field: Field, origin: Origi
   switch (field.kind) {
     case 'string':
     case 'path':
-      if (typeof value !== 'string' || value === '') bad('must be a non-empty string');
+      if (typeof value !== 'string' || (value === '' && field.allowEmpty !== true)) bad('must be a non-empty string');
       break;
     case 'strings':
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) bad('must be a list of strings');
@@ -310,6 +328,26 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** '' turns the setting off; anything else must pass `check`. */
+function offOr(value: string, check: (v: string) => string | null): string | null {
+  return value === '' ? null : check(value);
+}
+
+function accountName(value: string): string | null {
+  return /^[a-z_][a-z0-9_-]{0,31}$/.test(value) ? null : 'must be a user or group name (lower-case letters, digits, "_", "-"), or "" for off';
+}
+
+function absoluteWord(value: string): string | null {
+  return value.startsWith('/') ? safeWord(value) : 'must be an absolute path, or "" for off';
+}
+
+/** A syslog socket path or host:port, as HAProxy's "log" takes it. */
+function logTarget(value: string): string | null {
+  return value.startsWith('/') || /^[A-Za-z0-9.-]+:\d{1,5}$/.test(value) || /^\[[0-9A-Fa-f:]+\]:\d{1,5}$/.test(value)
+    ? safeWord(value)
+    : 'must be a syslog socket path (/dev/log) or host:port, or "" for off';
 }
 
 function safeWord(value: string): string | null {

@@ -50,6 +50,13 @@ export function renderSettings(config: Config): RenderSettings {
     mapsDir: config.haproxy.mapsDir,
     bind: bindWords(config),
     spareSlots: config.haproxy.spareSlots,
+    process: {
+      user: config.haproxy.user,
+      group: config.haproxy.group,
+      chroot: config.haproxy.chroot,
+      log: config.haproxy.log,
+      errorfiles: config.haproxy.errorfiles,
+    },
   };
 }
 

@@ -1,7 +1,6 @@
 /** `haproxy-sync run`: the daemon. */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { errorMessage } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { ServicesSnapshot } from '../core/model.ts';
 import { runsAlready } from '../haproxy/adopt.ts';
@@ -15,6 +14,7 @@ import { readLive } from '../haproxy/live.ts';
 import { HOSTS_MAP, WILDCARDS_MAP } from '../core/render.ts';
 import { lastGoodStore } from '../state/last-good-store.ts';
 import { serverStatsReader } from '../haproxy/server-stats.ts';
+import { isSupported, OLDEST_SUPPORTED, readVersion, type HaproxyVersion } from '../haproxy/version.ts';
 import { readApiToken } from '../http/auth.ts';
 import { healthRoutes } from '../http/health.ts';
 import { Metrics } from '../http/metrics.ts';
@@ -25,6 +25,7 @@ import { SystemdNotifier, takeSystemdEnv } from '../lifecycle/systemd.ts';
 import { combineObservers, Reconciler } from '../reconcile/reconciler.ts';
 import { Trigger } from '../reconcile/trigger.ts';
 import type { Source } from '../sources/source.ts';
+import { errorCode, errorMessage } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import { createSources, renderSettings, serverStateFile, stopSources } from '../wiring.ts';
 
@@ -89,7 +90,8 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     problems: () => ({ problems: reconciler.problems(), lastGood: reconciler.lastKnown()?.desired.vhosts.filter((v) => v.lastGood).length ?? 0 }),
   });
   const onCommand = (ok: boolean): void => metrics.runtimeCommand(ok);
-  const master = new MasterClient({ socket: config.haproxy.masterSocket });
+  const noteVersion = versionReporter(log, metrics);
+  const master = new MasterClient({ socket: config.haproxy.masterSocket, onVersion: (v) => noteVersion(v, 'master CLI') });
   const admin = new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand });
   const applier = new ReloadApplier(
     { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, serverStateFile: serverStateFile(config) },
@@ -125,6 +127,11 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       opts.onFlip?.(result);
     },
   });
+  // Known before the first apply where HAProxy answers; every `show proc` (each reload) reads it again.
+  void readVersion(master, config.haproxy.binary).then(
+    (read) => noteVersion(read.version, read.from),
+    (err: unknown) => log.warn({ code: errorCode(err), err: errorMessage(err) }, 'cannot tell the HAProxy version yet'),
+  );
   // Read when the sync starts: the changes it applies are those seen up to then.
   const trigger: Trigger = new Trigger(() => reconciler.sync(trigger.firstPendingAt()), config.sync);
   const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes], log);
@@ -163,6 +170,18 @@ async function sweepCrashLeftovers(config: Config, log: Logger): Promise<void> {
       log.warn({ path, err: errorMessage(err) }, 'cannot look for temporary files left by an earlier crash');
     }
   }
+}
+
+/** Logs and exports the HAProxy version each time it changes (first read, upgrade). */
+function versionReporter(log: Logger, metrics: Metrics): (version: HaproxyVersion, from: string) => void {
+  let last: string | null = null;
+  return (version, from) => {
+    if (version.full === last) return;
+    last = version.full;
+    metrics.haproxyVersion(version.release);
+    if (isSupported(version)) log.info({ haproxyVersion: version.full, from }, `HAProxy ${version.release}`);
+    else log.error({ code: 'HAPROXY_VERSION_UNSUPPORTED', haproxyVersion: version.full, from }, `HAProxy ${version.full} is older than ${OLDEST_SUPPORTED}; nothing is applied to it`);
+  };
 }
 
 /** Waits for `promise`, but no longer than `ms`. */

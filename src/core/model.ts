@@ -133,7 +133,24 @@ export interface RenderSettings {
   readonly spareSlots: number;
   /** HAProxy's server-state file, written before each reload; absent: none. */
   readonly serverStateFile?: string;
+  /** How HAProxy's processes run; absent: as the user that started HAProxy, no chroot, no logging, HAProxy's own error pages. */
+  readonly process?: ProcessSettings;
 }
+
+/** Each part as Debian's packaged HAProxy has it, or '' for off. */
+export interface ProcessSettings {
+  /** Workers drop to this user and group after binding. */
+  readonly user: string;
+  readonly group: string;
+  /** Workers chroot here after loading the config, maps and errorfiles. */
+  readonly chroot: string;
+  /** Syslog target for HAProxy's own and traffic logs (facility local0). */
+  readonly log: string;
+  /** Directory of <status>.http error pages. */
+  readonly errorfiles: string;
+}
+
+export const PLAIN_PROCESS: ProcessSettings = { user: '', group: '', chroot: '', log: '', errorfiles: '' };
 
 /** The files HAProxy reads: the config text and the map files by base name. */
 export interface Rendered {

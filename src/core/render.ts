@@ -6,7 +6,7 @@
 import { Eta } from 'eta/core';
 import { SyncError, errorMessage } from '../errors.ts';
 import { haproxyWord } from './escape.ts';
-import type { DesiredState, RenderSettings, Rendered, Slot, TemplatesSnapshot } from './model.ts';
+import { PLAIN_PROCESS, type DesiredState, type ProcessSettings, type RenderSettings, type Rendered, type Slot, type TemplatesSnapshot } from './model.ts';
 import { endpointKey, type Layout } from './slots.ts';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.eta';
@@ -34,10 +34,16 @@ export interface TemplateView {
   readonly adminSocket: string;
   /** Where HAProxy reads saved server states at load; null: no server-state file. */
   readonly serverStateFile: string | null;
+  readonly process: ProcessSettings;
+  /** The status codes errorfile lines are rendered for when process.errorfiles is set. */
+  readonly errorCodes: readonly number[];
   readonly bind: readonly (readonly string[])[];
   readonly maps: { readonly hosts: string; readonly wildcards: string };
   readonly backends: readonly BackendView[];
 }
+
+/** The pages Debian's haproxy package ships in /etc/haproxy/errors. */
+const ERROR_PAGES = [400, 403, 408, 500, 502, 503, 504];
 
 const compiled = new WeakMap<TemplatesSnapshot, Eta>();
 
@@ -77,6 +83,8 @@ export function templateView(desired: DesiredState, layout: Layout, settings: Re
     node: settings.node,
     adminSocket: settings.adminSocket,
     serverStateFile: settings.serverStateFile ?? null,
+    process: settings.process ?? PLAIN_PROCESS,
+    errorCodes: ERROR_PAGES,
     bind: settings.bind,
     maps: { hosts: mapPath(settings, HOSTS_MAP), wildcards: mapPath(settings, WILDCARDS_MAP) },
     backends,

@@ -4,6 +4,7 @@
  * static services file, the shop.example.com vhost in etcd, and the daemon.
  * Ctrl-C stops everything it started and removes the directory.
  */
+import { PLAIN_PROCESS } from '../core/model.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,7 +81,7 @@ async function setUp(dir: string, stops: Array<() => Promise<void>>): Promise<De
     node: 'demo',
     etcd: { endpoints: [etcd.endpoint], prefix: PREFIX },
     static: { file: join(dir, 'services.yaml') },
-    haproxy: { binary: haproxyBinary(), config: paths.config, mapsDir: join(dir, 'maps'), masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
+    haproxy: { binary: haproxyBinary(), config: paths.config, mapsDir: join(dir, 'maps'), masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`], ...PLAIN_PROCESS },
     api: { listen: `127.0.0.1:${apiPort}` },
   }));
   const config = loadConfig({ file: configFile, required: true, env: {}, flags: {} });

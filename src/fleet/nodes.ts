@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { vhostsHealth, type ServerStats } from '../core/health.ts';
 import type { AppliedState } from '../core/plan.ts';
 import { errorMessage } from '../errors.ts';
+import { etcdEndpoints } from '../sources/etcd-client.ts';
+import { describeEtcdError } from '../sources/etcd-errors.ts';
 import { configHash } from '../reconcile/reconciler.ts';
 import { Backoff } from '../sources/backoff.ts';
 
@@ -203,7 +205,8 @@ export class NodeReporter {
       this.retry.reset();
     } catch (err) {
       if (this.stopped) return;
-      this.opts.log.warn({ code: 'NODE_STATUS_FAILED', key: this.key, err: errorMessage(err) }, 'could not write the node status to etcd; retrying');
+      const failure = describeEtcdError(err, etcdEndpoints(this.opts.client), 'NODE_STATUS_FAILED');
+      this.opts.log.warn({ code: failure.code, key: this.key, err: failure.message }, 'could not write the node status to etcd; retrying');
       this.retryLater();
     }
   }
@@ -215,7 +218,10 @@ export class NodeReporter {
       if (this.lease !== lease) return;
       this.lease = null;
       if (this.stopped) return;
-      this.opts.log.warn({ code: 'NODE_STATUS_FAILED', key: this.key, err: errorMessage(err) }, 'node status lease lost; granting a new one');
+      // Granting a lease while etcd is down "loses" it at once: that is etcd being unreachable, not a lease that expired.
+      const failure = describeEtcdError(err, etcdEndpoints(this.opts.client), 'NODE_STATUS_FAILED');
+      const what = failure.code === 'ETCD_UNREACHABLE' ? 'could not keep the node status lease' : 'node status lease lost';
+      this.opts.log.warn({ code: failure.code, key: this.key, err: failure.message }, `${what}; granting a new one`);
       this.retryLater();
     });
     this.lease = lease;

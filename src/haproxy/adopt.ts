@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Rendered } from '../core/model.ts';
 import { readText } from './files.ts';
 import type { ProcInfo } from './master.ts';
+import { isSupported, parseVersion } from './version.ts';
 
 /** Clock ticks per second in /proc (USER_HZ, 100 on every Linux architecture HAProxy hosts run). */
 const TICKS_PER_SECOND = 100;
@@ -29,6 +30,10 @@ export async function runsAlready(paths: AdoptPaths, rendered: Rendered, showPro
     newest = Math.max(newest, (await stat(path)).mtimeMs);
   }
   const proc = await showProc();
+  // An unsupported HAProxy is never taken over: the reload that follows refuses it with a clear error.
+  const version = parseVersion(proc.master.version);
+  if (version === null || !isSupported(version)) return false;
+  // From 3.1 a failed reload leaves "# workers" empty, the serving worker under "# old workers": its files are not these.
   if (proc.workers.length === 0) return false;
   // `show proc` gives uptimes in whole seconds, too coarse: a reload follows its file write by milliseconds.
   const loadedAt = Math.min(...(await Promise.all(proc.workers.map((w) => startedAt(w.pid)))));

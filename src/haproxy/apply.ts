@@ -2,7 +2,8 @@
  * Applies rendered files to HAProxy with a reload, the safe way round:
  * stage the config next to the live file, check the staged file with
  * `haproxy -c`, only then write the maps and rename the config into place,
- * and reload through the master CLI, confirmed by `show proc`. A config that
+ * and reload through the master CLI, confirmed as the HAProxy version allows
+ * (its answer from 2.7, `show proc` on 2.6). A config that
  * fails the check is never applied; the last good one keeps serving.
  */
 import { access, rm, writeFile } from 'node:fs/promises';
@@ -116,11 +117,11 @@ export class ReloadApplier {
       const result = await this.reloader.reload();
       this.hooks.onReload?.(result.ok, result.durationMs);
       if (result.ok) return { ok: true, check, reloadMs: result.durationMs };
-      const message = `HAProxy did not confirm the reload${result.reason ? `: ${result.reason}` : ''}`;
+      const message = result.reason || 'HAProxy did not confirm the reload';
       return { ok: false, code: 'HAPROXY_RELOAD_FAILED', message, details: [], check };
     } catch (err) {
       this.hooks.onReload?.(false, performance.now() - started);
-      const code: ErrorCode = errorCode(err) === 'HAPROXY_SOCKET_UNREACHABLE' ? 'HAPROXY_UNREACHABLE' : 'HAPROXY_RELOAD_FAILED';
+      const code = reloadErrorCode(errorCode(err));
       return { ok: false, code, message: `reload failed: ${errorMessage(err)}`, details: [], check };
     }
   }
@@ -131,5 +132,16 @@ export class ReloadApplier {
       const path = join(this.paths.mapsDir, name);
       await access(path).catch(() => writeFile(path, '', { flag: 'wx' }).catch(() => {}));
     }
+  }
+}
+
+function reloadErrorCode(code: string): ErrorCode {
+  switch (code) {
+    case 'HAPROXY_SOCKET_UNREACHABLE':
+      return 'HAPROXY_UNREACHABLE';
+    case 'HAPROXY_VERSION_UNSUPPORTED':
+      return 'HAPROXY_VERSION_UNSUPPORTED';
+    default:
+      return 'HAPROXY_RELOAD_FAILED';
   }
 }

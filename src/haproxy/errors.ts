@@ -6,7 +6,8 @@ export type HaproxyErrorCode =
   | 'HAPROXY_CONNECTION_LOST'
   | 'HAPROXY_COMMAND_FAILED'
   | 'HAPROXY_INVALID_ARGUMENT'
-  | 'HAPROXY_RELOAD_FAILED';
+  | 'HAPROXY_RELOAD_FAILED'
+  | 'HAPROXY_VERSION_UNSUPPORTED';
 
 export interface HaproxyErrorDetails {
   socket?: string;

@@ -134,7 +134,7 @@ export class RuntimeClient {
     }
     const cmd = `set server ${serverRef(backend, server)} addr ${addr} port ${port}`;
     const answer = await this.#ask(cmd);
-    if (!this.#judged(SET_ADDR_OK.test(answer))) throw this.#rejected(cmd, answer);
+    if (!this.#judged(parseSetAddrAnswer(answer) !== null)) throw this.#rejected(cmd, answer);
   }
 
   async setServerState(backend: string, server: string, state: ServerAdminState): Promise<void> {
@@ -287,12 +287,41 @@ function findPrompt(text: string, from: number): number {
   return -1;
 }
 
-// Observed on 2.6: "IP changed from 'a' to 'b'" or "no need to change the addr",
-// then ", port changed from 'x' to 'y'" or ", no need to change the port",
-// then " by 'stats socket command'". A problem with the port is reported in
-// the same sentence after an address success, so the whole line must match.
-const SET_ADDR_OK =
-  /^(?:IP changed from '[^']*' to '[^']*'|no need to change the addr), (?:port changed from '[^']*' to '[^']*'|no need to change the port) by 'stats socket command'$/;
+/**
+ * What `set server <b>/<s> addr <ip> [port <p>]` answered, by meaning.
+ * 2.6 names both parts, changed or not: "IP changed from 'a' to 'b'" or "no
+ * need to change the addr", then ", port changed from 'x' to 'y'" or ", no
+ * need to change the port", then " by 'stats socket command'". 3.0 and later
+ * name only what changed ("port changed from 'x' to 'y' by ...") and answer
+ * "nothing changed" when nothing did. A problem with the port is reported in
+ * the same sentence after an address success, so the whole answer must be
+ * known: anything else is null, a refusal.
+ */
+export function parseSetAddrAnswer(answer: string): 'changed' | 'unchanged' | null {
+  if (answer === 'nothing changed') return 'unchanged';
+  if (!answer.endsWith(SET_ADDR_BY)) return null;
+  const parts = answer.slice(0, -SET_ADDR_BY.length).split(', ');
+  let next = 0;
+  let changed = false;
+  for (const [kind, unchanged] of SET_ADDR_PARTS) {
+    const part = parts[next];
+    if (part === undefined) break;
+    if (part === unchanged) next++;
+    else if (kind.test(part)) {
+      next++;
+      changed = true;
+    }
+  }
+  if (next === 0 || next !== parts.length) return null;
+  return changed ? 'changed' : 'unchanged';
+}
+
+const SET_ADDR_BY = " by 'stats socket command'";
+/** In the order HAProxy names them: the address part, then the port part; each either changed or not. */
+const SET_ADDR_PARTS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^IP changed from '[^']*' to '[^']*'$/, 'no need to change the addr'],
+  [/^port changed from '[^']*' to '[^']*'$/, 'no need to change the port'],
+];
 
 const NAME = /^[A-Za-z0-9_.:-]+$/;
 // Printable ASCII without space: the CLI splits on spaces and ';', and treats '\' as an escape.
@@ -336,7 +365,7 @@ function serverRef(backend: string, server: string): string {
 
 const MAP_LINE = /^0x[0-9a-f]+ (\S+)(?: (.*))?$/;
 
-function parseMap(answer: string): Map<string, string> | null {
+export function parseMap(answer: string): Map<string, string> | null {
   const entries = new Map<string, string>();
   for (const line of lines(answer)) {
     const m = MAP_LINE.exec(line);
@@ -353,7 +382,7 @@ const ADMF_CMAINT = 0x04;
 const ADMF_DRAIN = 0x18;
 const SERVERS_STATE_FIELDS = ['be_id', 'be_name', 'srv_id', 'srv_name', 'srv_addr', 'srv_op_state', 'srv_admin_state', 'srv_port'];
 
-function parseServersState(answer: string): ServerState[] | null {
+export function parseServersState(answer: string): ServerState[] | null {
   const [version, header, ...rows] = answer.split('\n');
   if (version !== '1' || header === undefined || !header.startsWith('# ')) return null;
   const names = header.slice(2).split(' ');
@@ -400,7 +429,7 @@ function toServerState(f: Record<string, string>): ServerState | null {
 
 const STAT_TYPES: readonly StatType[] = ['frontend', 'backend', 'server', 'listener'];
 
-function parseStat(answer: string): StatRow[] | null {
+export function parseStat(answer: string): StatRow[] | null {
   const [header, ...rows] = answer.split('\n');
   if (header === undefined || !header.startsWith('# pxname,svname,')) return null;
   const names = splitCsv(header.slice(2));
@@ -445,7 +474,7 @@ export function splitCsv(line: string): string[] {
   return fields;
 }
 
-function parseInfo(answer: string): HaproxyInfo | null {
+export function parseInfo(answer: string): HaproxyInfo | null {
   const info: Record<string, string> = {};
   for (const line of lines(answer)) {
     const colon = line.indexOf(':');

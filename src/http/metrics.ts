@@ -49,6 +49,7 @@ export class Metrics {
   private readonly servers: Gauge<'state'>;
   private readonly flips: Counter<'result'>;
   private readonly driftRepairs: Counter<'kind'>;
+  private readonly haproxyInfo: Gauge<'version'>;
 
   constructor(opts: MetricsOptions) {
     const registers = [this.registry];
@@ -69,6 +70,7 @@ export class Metrics {
     this.servers = new Gauge({ name: `${PREFIX}servers`, help: 'Server slots HAProxy runs now: active (live colour), standby (other colours), spare (free, for Runtime API churn).', labelNames: ['state'], registers });
     this.flips = new Counter({ name: `${PREFIX}flips_total`, help: 'Colour flips asked through the API, by result.', labelNames: ['result'], registers });
     this.driftRepairs = new Counter({ name: `${PREFIX}drift_repairs_total`, help: 'Differences between HAProxy\'s runtime state and the applied state found and repaired, by kind: map, server_addr, server_state, structure (repaired by reload), restart (HAProxy restarted behind the daemon\'s back).', labelNames: ['kind'], registers });
+    this.haproxyInfo = new Gauge({ name: `${PREFIX}haproxy_info`, help: 'Always 1; the running HAProxy release (e.g. 3.0.11) is in the label. Absent until the version is known.', labelNames: ['version'], registers });
     sourceMetrics(registers, opts.sources);
     problemMetrics(registers, opts.problems ?? (() => ({ problems: [], lastGood: 0 })));
     const build = new Gauge({ name: `${PREFIX}build_info`, help: 'Always 1; the version is in the label.', labelNames: ['version'], registers });
@@ -102,6 +104,12 @@ export class Metrics {
   /** For RuntimeClient's onCommand hook. */
   runtimeCommand(ok: boolean): void {
     this.runtimeCommands.inc({ result: ok ? 'ok' : 'error' });
+  }
+
+  /** The HAProxy release now running; replaces the one seen before (an upgrade). */
+  haproxyVersion(release: string): void {
+    this.haproxyInfo.reset();
+    this.haproxyInfo.set({ version: release }, 1);
   }
 
   /** For the flip API: counts one flip by its result. */

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { buildDesired } from '../core/desired.ts';
 import { describeDrift, findDrift, type Drift, type DriftKind, type LiveState } from '../core/drift.ts';
 import { sameRecords } from '../core/last-good.ts';
+import { formatDuration, Outage } from '../core/outage.ts';
 import { keptSlots, type KeptSlots } from '../core/server-state.ts';
 import type { DesiredState, EtcdSnapshot, LastGoodRecords, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
 import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
@@ -92,6 +93,7 @@ export class Reconciler {
   private readonly deps: ReconcilerDeps;
   private readonly retry = new Backoff(1000, 30000);
   private readonly loggedProblems = new Set<string>();
+  private readonly outage = new Outage();
   private appliedState: AppliedState | null = null;
   private report: SyncReport | null = null;
   private currentProblems: readonly Problem[] = [];
@@ -359,8 +361,10 @@ export class Reconciler {
     this.log(report, hash);
     if (report.ok) {
       this.retry.reset();
+      this.logRecovery(report.at);
       return {};
     }
+    this.outage.failed(report.at, `${report.code ?? 'INTERNAL'}: ${report.message ?? ''}`);
     // The same input fails the same way; only a new change can fix a bad template or config.
     if (report.code === 'TEMPLATE_INVALID' || report.code === 'HAPROXY_CHECK_FAILED') return {};
     return { retryInMs: this.retry.next() };
@@ -371,6 +375,15 @@ export class Reconciler {
     if (report.ok && report.mode === 'noop') this.deps.log.debug(fields, 'no change');
     else if (report.ok) this.deps.log.info(fields, `applied by ${report.mode}`);
     else this.deps.log.error({ ...fields, code: report.code, err: report.message }, 'apply failed; the last good config keeps serving');
+  }
+
+  private logRecovery(now: number): void {
+    const end = this.outage.recovered(now);
+    if (!end) return;
+    this.deps.log.info(
+      { outageMs: end.durationMs, failures: end.failures, lastError: end.lastError },
+      `applies succeed again after ${formatDuration(end.durationMs)} (${end.failures} failed attempts; last ${end.lastError.split(':')[0]})`,
+    );
   }
 
   /** Logs each problem once when it appears, not on every sync. */

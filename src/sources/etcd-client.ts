@@ -7,6 +7,13 @@ import { SyncError, errorMessage } from '../errors.ts';
 /** Unary calls get a deadline so a half-dead connection cannot hang a read forever; streams must not. */
 const CALL_DEADLINE_MS = 5000;
 
+const endpointsByClient = new WeakMap<Etcd3, readonly string[]>();
+
+/** The endpoints a client was made for, so errors can name them; empty for a client made elsewhere. */
+export function etcdEndpoints(client: Etcd3): readonly string[] {
+  return endpointsByClient.get(client) ?? [];
+}
+
 export function createEtcdClient(etcd: Config['etcd']): Etcd3 {
   const options: IOptions = {
     hosts: [...etcd.endpoints],
@@ -26,7 +33,9 @@ export function createEtcdClient(etcd: Config['etcd']): Etcd3 {
     const password = readSecret(etcd.auth.passwordFile, 'etcd.auth.passwordFile')?.toString('utf8').trim() ?? '';
     options.auth = { username: etcd.auth.username, password };
   }
-  return new Etcd3(options);
+  const client = new Etcd3(options);
+  endpointsByClient.set(client, etcd.endpoints);
+  return client;
 }
 
 function readSecret(path: string | null, field: string): Buffer | null {

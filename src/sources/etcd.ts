@@ -9,6 +9,8 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { EtcdEntry, EtcdSnapshot } from '../core/model.ts';
 import { errorMessage } from '../errors.ts';
+import { etcdEndpoints } from './etcd-client.ts';
+import { describeEtcdError } from './etcd-errors.ts';
 import { Backoff, sleep } from './backoff.ts';
 import { SourceHealth, type Source, type SourceStatus } from './source.ts';
 
@@ -23,7 +25,7 @@ export interface EtcdSourceOptions {
 export class EtcdSource implements Source<EtcdSnapshot> {
   readonly name = 'etcd';
   private readonly opts: EtcdSourceOptions;
-  private readonly health = new SourceHealth('etcd');
+  private readonly health: SourceHealth;
   private readonly backoff = new Backoff(500, 30000);
   private readonly abort = new AbortController();
   private entries = new Map<string, EtcdEntry>();
@@ -34,6 +36,7 @@ export class EtcdSource implements Source<EtcdSnapshot> {
   private onChange: () => void = () => {};
 
   constructor(opts: EtcdSourceOptions) {
+    this.health = new SourceHealth('etcd', opts.log);
     this.opts = opts;
   }
 
@@ -69,8 +72,9 @@ export class EtcdSource implements Source<EtcdSnapshot> {
         this.opts.log.warn({ source: 'etcd', code: 'SOURCE_ERROR', reason }, 'etcd watch ended; re-reading and watching again');
       } catch (err) {
         if (this.abort.signal.aborted) break;
-        this.health.failed(errorMessage(err));
-        this.opts.log.error({ source: 'etcd', code: 'SOURCE_ERROR', err: errorMessage(err) }, 'etcd read failed; keeping the last data and retrying');
+        const failure = describeEtcdError(err, etcdEndpoints(this.opts.client), 'SOURCE_ERROR');
+        this.health.failed(failure.message);
+        this.opts.log.error({ source: 'etcd', code: failure.code, err: failure.message }, 'etcd read failed; keeping the last data and retrying');
       }
       await this.closeWatcher();
       this.health.restarted();

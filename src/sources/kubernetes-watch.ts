@@ -44,7 +44,7 @@ export function stallBoundMs(watchTimeoutSeconds: number): number {
 }
 
 export class WatchedResource {
-  readonly health = new SourceHealth('kubernetes');
+  readonly health: SourceHealth;
   private readonly opts: WatchedResourceOptions;
   private readonly backoff = new Backoff(1000, 30000);
   private readonly abort = new AbortController();
@@ -59,6 +59,7 @@ export class WatchedResource {
   private onChange: () => void = () => {};
 
   constructor(opts: WatchedResourceOptions) {
+    this.health = new SourceHealth('kubernetes', opts.log);
     this.opts = opts;
   }
 
@@ -126,10 +127,8 @@ export class WatchedResource {
     const objects = new Map<string, KubernetesObject>();
     for (const o of result.items) objects.set(keyOf(o), o);
     this.objects = objects;
-    const recovered = this.health.lastError !== null;
     this.health.synced = true;
     this.heard(attempt, false);
-    if (recovered) this.opts.log.info({ source: 'kubernetes', resource: this.label, objects: objects.size }, 'kubernetes list succeeded again');
     this.onChange();
     return result;
   }

@@ -4,6 +4,9 @@
  * throws out of its loop and never stops by itself: it reports, backs off and
  * retries, and keeps its last good snapshot meanwhile.
  */
+import type { Logger } from 'pino';
+import { formatDuration, Outage } from '../core/outage.ts';
+
 export type SourceName = 'etcd' | 'kubernetes' | 'static' | 'templates';
 
 export interface SourceStatus {
@@ -26,7 +29,7 @@ export interface Source<S> {
   stop(): Promise<void>;
 }
 
-/** Bookkeeping every source shares for its status. */
+/** Bookkeeping every source shares for its status; with a logger, it also logs the end of each outage. */
 export class SourceHealth {
   readonly name: SourceName;
   up = false;
@@ -34,20 +37,31 @@ export class SourceHealth {
   restarts = 0;
   lastEventAt: number | null = null;
   lastError: string | null = null;
+  private readonly outage = new Outage();
+  private readonly log: Logger | undefined;
 
-  constructor(name: SourceName) {
+  constructor(name: SourceName, log?: Logger) {
     this.name = name;
+    this.log = log;
   }
 
   event(): void {
     this.up = true;
     this.lastError = null;
     this.lastEventAt = Date.now();
+    const end = this.outage.recovered(this.lastEventAt);
+    if (end && this.log) {
+      this.log.info(
+        { source: this.name, outageMs: end.durationMs, failures: end.failures, lastError: end.lastError },
+        `${this.name} source recovered after ${formatDuration(end.durationMs)} (${end.failures} failed attempts)`,
+      );
+    }
   }
 
   failed(message: string): void {
     this.up = false;
     this.lastError = message;
+    this.outage.failed(Date.now(), message);
   }
 
   restarted(): void {

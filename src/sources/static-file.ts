@@ -16,13 +16,14 @@ export class StaticFileSource implements Source<ServicesSnapshot> {
   readonly name = 'static';
   private readonly file: string;
   private readonly log: Logger;
-  private readonly health = new SourceHealth('static');
+  private readonly health: SourceHealth;
   private good: ServicesSnapshot['services'] | null = null;
   private problem: Problem | null = null;
   private watcher: FileWatch | null = null;
   private lastText: string | null = null;
 
   constructor(file: string, log: Logger) {
+    this.health = new SourceHealth('static', log);
     this.file = file;
     this.log = log;
   }

@@ -19,11 +19,12 @@ export class TemplatesSource implements Source<TemplatesSnapshot> {
   readonly name = 'templates';
   private readonly dirs: readonly string[];
   private readonly log: Logger;
-  private readonly health = new SourceHealth('templates');
+  private readonly health: SourceHealth;
   private current: TemplatesSnapshot | null = null;
   private watcher: FileWatch | null = null;
 
   constructor(overrideDir: string | null, log: Logger) {
+    this.health = new SourceHealth('templates', log);
     this.dirs = overrideDir ? [BUNDLED_TEMPLATES, overrideDir] : [BUNDLED_TEMPLATES];
     this.log = log;
   }

@@ -5,6 +5,7 @@
  * daemon, started in-process or as a child process. Everything stops at
  * teardown.
  */
+import { PLAIN_PROCESS } from '../../src/core/model.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
@@ -222,7 +223,7 @@ async function startNode(t: Teardown, world: World, name: string, dir: string): 
           },
         }
       : {}),
-    haproxy: { binary: haproxyBinary(), config: paths.config, mapsDir: paths.mapsDir, masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`] },
+    haproxy: { binary: haproxyBinary(), config: paths.config, mapsDir: paths.mapsDir, masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`], ...PLAIN_PROCESS },
     state: { dir: join(dir, 'state') },
     sync: { debounceMs: 20, maxDelayMs: 200 },
     api: { listen: `127.0.0.1:${apiPort}` },

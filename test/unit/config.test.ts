@@ -58,6 +58,11 @@ t.test('an empty file gives the documented defaults', async (t) => {
       bind: [':80'],
       spareSlots: 4,
       resyncSeconds: 30,
+      user: 'haproxy',
+      group: 'haproxy',
+      chroot: '/var/lib/haproxy',
+      log: '/dev/log',
+      errorfiles: '/etc/haproxy/errors',
     },
     state: { dir: '/var/lib/haproxy-sync' },
     templates: null,
@@ -289,4 +294,14 @@ t.test('parseArgs: positional words, --flag value, --flag=value, switches', asyn
   fails(t, () => parseArgs(['--bogus'], opts), 'USAGE', 'unknown flag --bogus (see --help)');
   fails(t, () => parseArgs(['--config'], opts), 'USAGE', '--config needs a value');
   fails(t, () => parseArgs(['--force=yes'], opts), 'USAGE', '--force takes no value');
+});
+
+t.test('HAProxy process settings: Debian\'s by default, each off with "", anything unsafe refused', async (t) => {
+  const off = load('haproxy:\n  user: ""\n  group: ""\n  chroot: ""\n  log: ""\n  errorfiles: ""\n');
+  t.match(off.haproxy, { user: '', group: '', chroot: '', log: '', errorfiles: '' });
+  t.equal(load('haproxy:\n  log: 10.0.0.5:514\n').haproxy.log, '10.0.0.5:514', 'a remote syslog');
+  fails(t, () => load('haproxy:\n  user: "root; x"\n'), 'CONFIG_INVALID', /haproxy\.user: must be a user or group name/);
+  fails(t, () => load('haproxy:\n  chroot: var/lib/haproxy\n'), 'CONFIG_INVALID', /haproxy\.chroot: must be an absolute path/);
+  fails(t, () => load('haproxy:\n  errorfiles: "/etc/haproxy/my errors"\n'), 'CONFIG_INVALID', /haproxy\.errorfiles: must not contain spaces/);
+  fails(t, () => load('haproxy:\n  log: "syslog please"\n'), 'CONFIG_INVALID', /haproxy\.log: must be a syslog socket path/);
 });
