@@ -5,6 +5,7 @@ import { RuntimeClient } from '../../src/haproxy/runtime.ts';
 import { waitUntil } from '../../src/demo/processes.ts';
 import { blueGreenSpec, startEnv, type TestEnv } from '../helpers/env.ts';
 import { parseMetrics } from '../helpers/prometheus.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const HOST = 'shop.example.com';
 const BLUE = `be_${HOST}_blue`;
@@ -27,9 +28,12 @@ async function repairTime(what: string, change: () => Promise<unknown>, repaired
 
 t.test('set map, set server addr and disable server out of band are repaired over the Runtime API and counted', async (t) => {
   const env = await startEnv(t, { config: { haproxy: { resyncSeconds: RESYNC_SECONDS } } });
-  await env.startDaemon();
+  const daemon = await env.startDaemon();
   await env.putSpec(HOST, blueGreenSpec());
   await env.until(HOST, { body: 'blue' });
+  // The next out-of-band change waits until the daemon has finished the repair before (its read-back included).
+  const settled = (where: string): Promise<void> =>
+    waitFor(() => daemon.reconciler.lastReport()?.ok === true && (daemon.reconciler.lastReport()?.reason ?? '').includes(where), 5000, `repair of ${where} recorded`);
   const admin = new RuntimeClient({ socket: env.paths.admin });
   const green = env.pods.filter((p) => p.colour === 'green');
   const reloads = await env.reloads();
@@ -38,6 +42,7 @@ t.test('set map, set server addr and disable server out of band are repaired ove
 
   const mapMs = await repairTime('map repaired', () => admin.setMap(hostsMap, HOST, GREEN), async () => (await admin.showMap(hostsMap)).get(HOST) === BLUE);
   t.ok(mapMs < REPAIR_BOUND_MS, `set map repaired in ${mapMs} ms`);
+  await settled(`hosts.map ${HOST}`);
   t.match((await env.get(HOST)).body, /^blue/, 'blue serves again');
   t.equal(await drifts(env, 'map'), 1, 'counted as map drift');
   t.match(env.logs.find((l) => l['code'] === 'HAPROXY_DRIFT' && l['kind'] === 'map'), { where: `hosts.map ${HOST}`, expected: BLUE, found: GREEN }, 'logged: what, where, expected, found');
@@ -49,10 +54,12 @@ t.test('set map, set server addr and disable server out of band are repaired ove
     async () => (await server('srv1'))?.port === srv1Port,
   );
   t.ok(addrMs < REPAIR_BOUND_MS, `set server addr repaired in ${addrMs} ms`);
+  await settled(`${BLUE}/srv1`);
   t.equal(await drifts(env, 'server_addr'), 1, 'counted as server_addr drift');
 
   const stateMs = await repairTime('admin state repaired', () => admin.command(`disable server ${BLUE}/srv2`), async () => (await server('srv2'))?.adminState === 'ready');
   t.ok(stateMs < REPAIR_BOUND_MS, `disable server repaired in ${stateMs} ms`);
+  await settled(`${BLUE}/srv2`);
   t.equal(await drifts(env, 'server_state'), 1, 'counted as server_state drift');
 
   t.equal(await env.reloads(), reloads, 'all three repaired without a reload');
