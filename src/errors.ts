@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   FLIP_CONFLICT: 'A flip was refused: `expect` did not match the live colour, or another write changed the vhost first; nothing was written.',
   FLIP_UNHEALTHY: 'A flip was refused: the target colour has fewer than health.minReady servers HAProxy reports up; nothing was written (`force` skips the check).',
   FLIP_UNCONFIRMED: 'A flip was written to etcd, but not every live node reported applying it within timeoutMs; the answer names them.',
+  LEDGER_FAILED: 'The flip ledger (history/<host>/…) could not be read or written in etcd; the flip itself stands, and the write is retried with backoff.',
   NODE_STATUS_FAILED: 'This node could not write its status key (nodes/<node>) to etcd; it retries with backoff.',
   UNAUTHORIZED: 'An API request had a missing or wrong bearer token; nothing was done.',
   BAD_REQUEST: 'An API request was malformed: not JSON, a wrong content type, an unknown or mistyped field, or a body too large.',

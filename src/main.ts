@@ -13,6 +13,7 @@ Commands:
   check    validate the daemon config, the templates and the rendered output
   flip     make a colour live for a vhost, through the daemon's API, and wait for the fleet
   status   table of vhosts, live colours, server health per colour, and every node's state
+  history  the flip ledger of a vhost: every change of its live colour, why, and which load balancers served it
 Run "haproxy-sync <command> --help" for a command's options.`;
 
 /** Exit codes: 0 ok, 1 failed or invalid, 2 bad flags or a bad config file. */
@@ -38,6 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import('./commands/flip.ts')).flipCommand(rest);
       case 'status':
         return await (await import('./commands/status.ts')).statusCommand(rest);
+      case 'history':
+        return await (await import('./commands/history.ts')).historyCommand(rest);
       case undefined:
       case '--help':
       case 'help':

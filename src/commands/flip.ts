@@ -1,4 +1,5 @@
 /** `haproxy-sync flip HOST COLOR`: asks the daemon's API to flip, prints what each node confirmed. */
+import { checkReason, MAX_REASON_CHARS } from '../core/ledger.ts';
 import { checkColour } from '../core/validate.ts';
 import { SyncError } from '../errors.ts';
 import type { NodeConfirmation } from '../fleet/flip.ts';
@@ -6,17 +7,19 @@ import { DEFAULT_FLIP_TIMEOUT_MS, MAX_FLIP_TIMEOUT_MS } from '../fleet/flip-requ
 import { API_FLAG_HELP, apiErrorLine, apiTarget, callApi, type ApiAnswer } from './api-client.ts';
 import { CONFIG_FLAGS_HELP, configFromArgs, parseConfigArgs } from './common.ts';
 
-export const FLIP_HELP = `Usage: haproxy-sync flip HOST COLOR [--force] [--no-wait] [options]
+export const FLIP_HELP = `Usage: haproxy-sync flip HOST COLOR [--reason TEXT] [--force] [--no-wait] [options]
 
 Asks the daemon's API to make COLOR the live colour of HOST. The daemon
 refuses when COLOR has fewer than health.minReady servers that HAProxy's
 health checks report up, or when the vhost changed meanwhile; otherwise it
 writes etcd and, unless --no-wait, answers once every live node in the
-fleet reports serving the flip, naming each one.
+fleet reports serving the flip, naming each one. The flip ledger
+(haproxy-sync history HOST) records it with the reason given.
 Exit 0 flipped (and confirmed), 1 refused, unconfirmed or API unreachable,
 2 bad flags or config.
 
 Flip options:
+  --reason TEXT        why, for the flip ledger (at most ${MAX_REASON_CHARS} printable characters)
   --force              skip the health check of COLOR
   --no-wait            answer once etcd is written, without waiting for the nodes
   --expect COLOR       flip only if COLOR is the live colour now
@@ -34,7 +37,7 @@ interface FlipAnswer {
 }
 
 export async function flipCommand(argv: readonly string[]): Promise<number> {
-  const args = parseConfigArgs(argv, ['force', 'no-wait'], ['api', 'expect', 'timeout-ms']);
+  const args = parseConfigArgs(argv, ['force', 'no-wait'], ['api', 'expect', 'timeout-ms', 'reason']);
   if (args.switches.has('help')) {
     process.stdout.write(`${FLIP_HELP}\n\n${CONFIG_FLAGS_HELP}\n`);
     return 0;
@@ -46,10 +49,13 @@ export async function flipCommand(argv: readonly string[]): Promise<number> {
     const problem = value === undefined ? null : checkColour(value);
     if (problem) throw new SyncError('USAGE', `${what}: ${problem}`);
   }
+  const reason = args.flags['reason'];
+  const reasonProblem = reason === undefined ? null : checkReason(reason);
+  if (reasonProblem) throw new SyncError('USAGE', `--reason: ${reasonProblem}`);
   const timeoutMs = timeoutFlag(args.flags['timeout-ms']);
   const wait = !args.switches.has('no-wait');
   const target = apiTarget(configFromArgs(args), args.flags['api']);
-  const body = { to: colour, force: args.switches.has('force'), wait, timeoutMs, ...(expect ? { expect } : {}) };
+  const body = { to: colour, force: args.switches.has('force'), wait, timeoutMs, ...(expect ? { expect } : {}), ...(reason ? { reason } : {}) };
   const answer = await callApi(target, 'POST', `/v1/vhosts/${encodeURIComponent(host)}/flip`, body, timeoutMs + 15000);
   return report(answer, wait);
 }

@@ -16,6 +16,7 @@ import { lastGoodStore } from '../state/last-good-store.ts';
 import { serverStatsReader } from '../haproxy/server-stats.ts';
 import { isSupported, OLDEST_SUPPORTED, readVersion, type HaproxyVersion } from '../haproxy/version.ts';
 import { readApiToken } from '../http/auth.ts';
+import { consoleRoutes } from '../http/console.ts';
 import { healthRoutes } from '../http/health.ts';
 import { Metrics } from '../http/metrics.ts';
 import { startHttpServer, type HttpServer } from '../http/server.ts';
@@ -134,7 +135,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   );
   // Read when the sync starts: the changes it applies are those seen up to then.
   const trigger: Trigger = new Trigger(() => reconciler.sync(trigger.firstPendingAt()), config.sync);
-  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes], log);
+  const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes, ...consoleRoutes()], log);
   fleet.start();
   for (const source of sources.all) source.start(() => trigger.poke());
   const resync = config.haproxy.resyncSeconds > 0

@@ -125,6 +125,10 @@ haproxy-sync demo is running (files in ${demo.dir}).
   See what the daemon thinks:
     curl http://127.0.0.1:${demo.apiPort}/readyz
     curl http://127.0.0.1:${demo.apiPort}/v1/vhosts
+    curl http://127.0.0.1:${demo.apiPort}/v1/vhosts/${HOST}/history
+
+  Or open the console in a browser, flip from there and watch the ledger:
+    http://127.0.0.1:${demo.apiPort}/
 
 Ctrl-C stops everything.
 `);

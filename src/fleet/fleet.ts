@@ -1,16 +1,20 @@
 /**
- * This daemon's part in the fleet: its node status key, the flip, and the
- * /v1/vhosts routes, wired to the reconciler's applied state and HAProxy's
- * own view of server health.
+ * This daemon's part in the fleet: its node status key, the flip, the flip
+ * ledger, and the /v1/vhosts routes, wired to the reconciler's applied state
+ * and HAProxy's own view of server health.
  */
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { backendHealth } from '../core/health.ts';
 import type { ReadServerStats } from '../haproxy/server-stats.ts';
+import { historyRoutes } from '../http/history.ts';
 import type { Route } from '../http/server.ts';
 import { vhostRoutes, type FlipResult, type ServingState } from '../http/vhosts.ts';
 import type { SyncReport } from '../reconcile/reconciler.ts';
 import { Flipper, type TargetHealth } from './flip.ts';
+import { LedgerRecorder } from './ledger-recorder.ts';
+import { EtcdLedgerStore } from './ledger-store.ts';
+import { LedgerWatch } from './ledger-watch.ts';
 import { NodeReporter, nodeStatusOf, readNodes } from './nodes.ts';
 
 export interface FleetOptions {
@@ -24,11 +28,17 @@ export interface FleetOptions {
   readonly onFlip?: (result: FlipResult) => void;
 }
 
+/** Applies listed in the API, newest first. */
+const APPLIES_KEPT = 20;
+
 export class Fleet {
   readonly routes: readonly Route[];
   private readonly opts: FleetOptions;
   private readonly reporter: NodeReporter;
+  private readonly recorder: LedgerRecorder;
+  private readonly ledgerWatch: LedgerWatch;
   private appliedAt: number | null = null;
+  private readonly applies: SyncReport[] = [];
 
   constructor(opts: FleetOptions) {
     this.opts = opts;
@@ -46,32 +56,49 @@ export class Fleet {
       selfRevision: () => opts.state.applied()?.desired.revision ?? 0,
       targetHealth: (host, colour, specRevision) => this.targetHealth(host, colour, specRevision),
     });
-    this.routes = vhostRoutes({
+    const store = new EtcdLedgerStore(opts.client, opts.prefix);
+    this.recorder = new LedgerRecorder({
+      store,
+      node: opts.node,
+      log: opts.log,
+      liveNodes: async () => (await readNodes(opts.client, opts.prefix)).map((n) => n.node),
+    });
+    this.ledgerWatch = new LedgerWatch({ client: opts.client, prefix: opts.prefix, log: opts.log, onWrite: (host, revision) => this.recorder.seen(host, revision) });
+    const vhosts = vhostRoutes({
       node: opts.node,
       token: opts.token,
       state: opts.state,
       readStats: opts.readStats,
       readNodes: () => readNodes(opts.client, opts.prefix),
       flipper,
+      applies: () => this.applies,
       ...(opts.onFlip ? { onFlip: opts.onFlip } : {}),
     });
+    this.routes = [...vhosts, ...historyRoutes(opts.token, store)];
   }
 
   start(): void {
     this.reporter.start();
+    this.ledgerWatch.start();
   }
 
-  /** Called after every sync; a successful one changes what this node reports. */
+  /** Called after every sync; a successful one changes what this node reports, and confirms the flips it applied. */
   synced(report: SyncReport): void {
+    if (report.mode !== 'noop' || !report.ok) {
+      this.applies.unshift(report);
+      this.applies.splice(APPLIES_KEPT);
+    }
     if (!report.ok) return;
     this.appliedAt = report.at;
     this.reporter.update();
+    this.recorder.appliedRevision(report.revision, report.at);
   }
 
   /** Deletes this node's status key: a stopped node is no longer waited for. */
-  stop(): Promise<void> {
-    return this.reporter.stop();
+  async stop(): Promise<void> {
+    await Promise.all([this.reporter.stop(), this.ledgerWatch.stop(), this.recorder.stop()]);
   }
+
 
   private async targetHealth(host: string, colour: string, specRevision: number): Promise<TargetHealth> {
     const applied = this.opts.state.applied();

@@ -3,6 +3,7 @@
  * mistyped field is refused, so a typo such as "forse" never flips an
  * unhealthy colour by accident of defaults.
  */
+import { checkReason } from '../core/ledger.ts';
 import { checkColour } from '../core/validate.ts';
 
 export interface FlipRequest {
@@ -11,11 +12,13 @@ export interface FlipRequest {
   readonly force: boolean;
   readonly wait: boolean;
   readonly timeoutMs: number;
+  /** Why, for the flip ledger; null when none was given. */
+  readonly reason: string | null;
 }
 
 export const DEFAULT_FLIP_TIMEOUT_MS = 5000;
 export const MAX_FLIP_TIMEOUT_MS = 120_000;
-const FIELDS = ['to', 'expect', 'force', 'wait', 'timeoutMs'];
+const FIELDS = ['to', 'expect', 'force', 'wait', 'timeoutMs', 'reason'];
 
 /** The request, or a sentence saying what is wrong with it. */
 export function parseFlipRequest(text: string): FlipRequest | string {
@@ -42,7 +45,11 @@ export function parseFlipRequest(text: string): FlipRequest | string {
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_FLIP_TIMEOUT_MS) {
     return `timeoutMs: must be a whole number of milliseconds from 1 to ${MAX_FLIP_TIMEOUT_MS}`;
   }
-  return { to: to.value, expect: expect?.value ?? null, force, wait, timeoutMs };
+  const reason = body['reason'] ?? null;
+  if (reason !== null && typeof reason !== 'string') return 'reason: must be a string';
+  const reasonProblem = reason === null ? null : checkReason(reason);
+  if (reasonProblem) return `reason: ${reasonProblem}`;
+  return { to: to.value, expect: expect?.value ?? null, force, wait, timeoutMs, reason: reason === null || reason.trim() === '' ? null : reason.trim() };
 }
 
 function colour(value: unknown, field: string): { value: string; problem?: string } | undefined {

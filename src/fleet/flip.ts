@@ -9,6 +9,7 @@
  */
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { healthGate, type BackendHealth, type ServerHealth } from '../core/health.ts';
+import { intentKey, type FlipIntent } from '../core/ledger.ts';
 import { parseSpec } from '../core/spec.ts';
 import { checkHost, printable } from '../core/validate.ts';
 import { errorMessage } from '../errors.ts';
@@ -76,7 +77,8 @@ export class Flipper {
     this.deps = deps;
   }
 
-  async flip(rawHost: string, req: FlipRequest): Promise<FlipOutcome> {
+  /** `actor`: who asks (the client's address), for the flip ledger. */
+  async flip(rawHost: string, req: FlipRequest, actor = 'unknown'): Promise<FlipOutcome> {
     const host = rawHost.toLowerCase();
     const hostProblem = checkHost(host);
     if (hostProblem) return { kind: 'not_found', message: `no such vhost: ${hostProblem}` };
@@ -97,7 +99,7 @@ export class Flipper {
       // A flip that won meanwhile (and the reload it caused) can fail the gate; the truer answer is the conflict.
       if (refusal) return (await this.changedSince(host, keys)) ? this.lost(host, keys) : refusal;
     }
-    const revision = await this.write(host, keys, req);
+    const revision = await this.write(host, keys, req, actor);
     if (revision === null) return this.lost(host, keys);
     return this.confirm({ host, from: keys.live, to: req.to, revision, changed: true }, req);
   }
@@ -147,14 +149,19 @@ export class Flipper {
     }
   }
 
-  /** The compare-and-swap; null when either key changed since it was read. */
-  private async write(host: string, keys: VHostKeys, req: FlipRequest): Promise<number | null> {
+  /**
+   * The compare-and-swap; null when either key changed since it was read.
+   * The intent goes in the same transaction, so its mod revision tells the
+   * ledger that this write came through the API, and why.
+   */
+  private async write(host: string, keys: VHostKeys, req: FlipRequest, actor: string): Promise<number | null> {
     const { client } = this.deps;
     const activeKey = this.keyOf(host, 'active');
     let txn = keys.active ? client.if(activeKey, 'Mod', '==', keys.active.mod_revision) : client.if(activeKey, 'Create', '==', 0);
     txn = txn.and(this.keyOf(host, 'spec'), 'Mod', '==', keys.spec.mod_revision);
     if (req.expect !== null && keys.active) txn = txn.and(activeKey, 'Value', '==', keys.active.value);
-    const res = await txn.then(client.put(activeKey).value(req.to)).commit();
+    const intent: FlipIntent = { to: req.to, reason: req.reason, force: req.force, actor: `${actor} via ${this.deps.node}`, timeoutMs: req.timeoutMs };
+    const res = await txn.then(client.put(activeKey).value(req.to), client.put(intentKey(this.deps.prefix, host)).value(JSON.stringify(intent))).commit();
     return res.succeeded ? Number(res.header.revision) : null;
   }
 

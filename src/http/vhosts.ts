@@ -12,6 +12,7 @@ import type { FlipOutcome, Flipper } from '../fleet/flip.ts';
 import { parseFlipRequest } from '../fleet/flip-request.ts';
 import type { NodeStatus } from '../fleet/nodes.ts';
 import type { ReadServerStats } from '../haproxy/server-stats.ts';
+import type { SyncReport } from '../reconcile/reconciler.ts';
 import { authorized } from './auth.ts';
 import { readJsonBody } from './body.ts';
 import { apiError, json, type Reply, type Route } from './server.ts';
@@ -27,6 +28,8 @@ export interface VHostsApiDeps {
   readonly readStats: ReadServerStats;
   readonly readNodes: () => Promise<NodeStatus[]>;
   readonly flipper: Pick<Flipper, 'flip'>;
+  /** This node's latest applies that changed something or failed, newest first. */
+  readonly applies?: () => readonly SyncReport[];
   readonly onFlip?: (result: FlipResult) => void;
 }
 
@@ -89,6 +92,19 @@ export interface VHostsView {
   readonly nodes: readonly Omit<NodeStatus, 'vhosts'>[];
   /** Why part of the answer is missing (HAProxy or etcd unreachable). */
   readonly errors: readonly string[];
+  readonly applies: readonly ApplyView[];
+}
+
+/** One apply of this node: how, why, how long, and the error when it failed. */
+export interface ApplyView {
+  readonly at: string;
+  readonly ok: boolean;
+  readonly mode: SyncReport['mode'];
+  readonly reason: string;
+  readonly durationMs: number;
+  readonly revision: number;
+  readonly code: string | null;
+  readonly message: string | null;
 }
 
 export function vhostRoutes(deps: VHostsApiDeps): Route[] {
@@ -123,7 +139,7 @@ async function flipHandler(deps: VHostsApiDeps, req: IncomingMessage, host: stri
   if (typeof request === 'string') return counted('bad_request', apiError(400, 'BAD_REQUEST', request));
   let outcome: FlipOutcome;
   try {
-    outcome = await deps.flipper.flip(host, request);
+    outcome = await deps.flipper.flip(host, request, req.socket.remoteAddress ?? 'unknown');
   } catch (err) {
     return counted('error', apiError(503, 'SOURCE_ERROR', `etcd did not answer, nothing is known to have been written: ${errorMessage(err)}`));
   }
@@ -163,6 +179,20 @@ export async function vhostsView(deps: VHostsApiDeps): Promise<VHostsView> {
     problems: problems.filter((p) => !p.host),
     nodes: fleet.nodes.map(({ vhosts: _, ...rest }) => rest),
     errors: [...(read.error ? [read.error] : []), ...(fleet.error ? [fleet.error] : [])],
+    applies: (deps.applies?.() ?? []).map(applyView),
+  };
+}
+
+function applyView(r: SyncReport): ApplyView {
+  return {
+    at: new Date(r.at).toISOString(),
+    ok: r.ok,
+    mode: r.mode,
+    reason: r.reason,
+    durationMs: r.durationMs,
+    revision: r.revision,
+    code: r.code ?? null,
+    message: r.message ?? null,
   };
 }
 

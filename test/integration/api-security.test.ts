@@ -62,10 +62,18 @@ t.test('with a token: a request without it or with a wrong one gets 401 and writ
     t.equal((await flip({ authorization: `Basic ${TOKEN}` })).status, 401, 'another scheme');
     t.equal((await flip({ authorization: 'Bearer ' })).status, 401, 'an empty token');
     t.equal((await env.api('GET', '/v1/vhosts')).status, 401, 'reads need the token too');
+    t.equal((await env.api('GET', `/v1/vhosts/${HOST}/history`)).status, 401, 'the flip ledger too');
   });
   t.equal(writes, 0, 'nothing was written to etcd');
   t.match((await env.get(HOST)).body, /^blue/);
   t.equal((await env.api('GET', '/healthz')).status, 200, 'the probes stay open');
+  const page = await env.apiText('/');
+  t.equal(page.status, 200, 'the console page is open: it holds no data');
+  t.notMatch(page.body, new RegExp(HOST.replace(/\./g, '\\.')), 'no vhost in it');
+  t.match(page.headers, { 'content-security-policy': /^default-src 'none'; script-src 'self'/, 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' });
+  t.match((await env.apiText('/console/app.js')).headers['content-type'], /^text\/javascript/);
+  t.equal((await env.apiText('/console/..%2F..%2Fconfig.ts')).status, 404, 'only the console files are served');
+  t.equal((await env.apiText('/console/tsconfig.json')).status, 404);
 
   const ok = await flip({ authorization: `Bearer ${TOKEN}` });
   t.equal(ok.status, 200, JSON.stringify(ok.body));
@@ -88,7 +96,7 @@ t.test('flip bodies are size-limited and schema-checked; every error is JSON wit
     ['no colour', {}, /to: is required/],
     ['a number', { to: 7 }, /to: must be a string/],
     ['a bad colour', { to: 'Green Team' }, /to: colour "Green Team" must match/],
-    ['an unknown field', { to: 'green', forse: true }, /forse: unknown field \(allowed: to, expect, force, wait, timeoutMs\)/],
+    ['an unknown field', { to: 'green', forse: true }, /forse: unknown field \(allowed: to, expect, force, wait, timeoutMs, reason\)/],
     ['a string flag', { to: 'green', force: 'yes' }, /force: must be true or false/],
     ['a huge timeout', { to: 'green', timeoutMs: 1e9 }, /timeoutMs: must be a whole number of milliseconds from 1 to 120000/],
   ];

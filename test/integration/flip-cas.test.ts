@@ -24,7 +24,7 @@ const HEALTHY: BackendHealth = {
 };
 
 function request(to: string, extra: Partial<FlipRequest> = {}): FlipRequest {
-  return { to, expect: null, force: false, wait: false, timeoutMs: 1000, ...extra };
+  return { to, expect: null, force: false, wait: false, timeoutMs: 1000, reason: null, ...extra };
 }
 
 async function etcdClient(t: Teardown): Promise<Etcd3> {

@@ -26,6 +26,7 @@ t.test('status table: vhosts with per-colour up/ready and per-node colour, then 
       { node: 'lb-2', revision: 9, configHash: null, appliedAt: null },
     ],
     errors: ['HAProxy admin socket /run/admin.sock: connection refused'],
+    applies: [],
   };
   t.equal(formatStatus(view), [
     'VHOST             LIVE   UP/READY PER COLOUR                lb-1   lb-2',

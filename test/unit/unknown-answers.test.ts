@@ -5,7 +5,6 @@
  * leads the reconciler to a checked reload.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import t from 'tap';
@@ -15,47 +14,8 @@ import { RuntimeClient } from '../../src/haproxy/runtime.ts';
 import { RuntimeApplier } from '../../src/haproxy/runtime-apply.ts';
 import { Reconciler, type SyncReport } from '../../src/reconcile/reconciler.ts';
 import { SourceHealth, type Source, type SourceName } from '../../src/sources/source.ts';
-import { tmpDir, type Teardown } from '../helpers/tmp.ts';
-
-type Answer = (command: string) => string;
-
-/**
- * Reads commands until the client half-closes, then answers them all. With
- * "prompt" first (the admin socket's interactive mode), each answer ends
- * with a blank line and "> ", as HAProxy's do.
- */
-async function fakeHaproxy(t: Teardown, path: string, answer: Answer): Promise<string[]> {
-  const seen: string[] = [];
-  const server: Server = createServer((socket) => {
-    let input = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (input += chunk));
-    socket.on('end', () => {
-      const commands = input.split('\n').filter((line) => line !== '');
-      seen.push(...commands);
-      if (commands[0] === 'prompt') {
-        socket.end(['\n> ', ...commands.slice(1).map((c) => withPrompt(answer(c)))].join(''));
-      } else {
-        socket.end(`${commands.map(answer).join('\n')}\n\n`);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(path, resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return seen;
-}
-
-function withPrompt(body: string): string {
-  return body === '' ? '\n> ' : `${body}\n\n> `;
-}
-
-const SHOW_PROC_30 = [
-  '#<PID>          <type>          <reloads>       <uptime>        <version>      ',
-  '100             master          0 [failed: 0]   0d00h00m10s     3.0.11-1+deb13u4',
-  '# workers',
-  '101             worker          0               0d00h00m10s     3.0.11-1+deb13u4',
-  '# programs',
-].join('\n');
+import { fakeHaproxy, SHOW_PROC_30 } from '../helpers/fake-haproxy.ts';
+import { tmpDir } from '../helpers/tmp.ts';
 
 t.test('the Runtime API: an unknown answer to a typed command is a refusal quoting it', async (t) => {
   const socket = join(tmpDir(t), 'admin.sock');
