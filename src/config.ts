@@ -28,8 +28,12 @@ export interface Config {
     readonly namespaces: readonly string[];
     readonly endpoints: 'slices' | 'endpoints';
     readonly watchTimeoutSeconds: number;
+    /** Namespaces whose kubernetes.io/tls Secrets vhosts may name; empty: no Secrets are read. */
+    readonly secretNamespaces: readonly string[];
   } | null;
   readonly static: { readonly file: string } | null;
+  /** Certificate files vhosts may name ({"file": "shop.pem"}), watched. */
+  readonly tls: { readonly dir: string } | null;
   readonly haproxy: {
     readonly binary: string;
     readonly config: string;
@@ -37,6 +41,10 @@ export interface Config {
     readonly masterSocket: string;
     readonly adminSocket: string;
     readonly bind: readonly string[];
+    /** Bind lines of the HTTPS frontend; empty: no HTTPS. */
+    readonly bindTls: readonly string[];
+    /** Where the crt-list, the vhosts' certificates and the default certificate are written for HAProxy. */
+    readonly certsDir: string;
     readonly spareSlots: number;
     /** How often HAProxy's runtime state is compared with what was applied; 0 turns it off. */
     readonly resyncSeconds: number;
@@ -83,13 +91,17 @@ const FIELDS: readonly Field[] = [
   { path: 'kubernetes.endpoints', kind: 'string', check: (v: string) => (v === 'slices' || v === 'endpoints' ? null : 'must be "slices" or "endpoints"') },
   // At most 30: the client library drops a stream silent for 30 s, and the server's bookmark comes 2 s before the timeout.
   { path: 'kubernetes.watchTimeoutSeconds', kind: 'int', check: (v: number) => (v >= 5 && v <= 30 ? null : 'must be 5 to 30') },
+  { path: 'kubernetes.secretNamespaces', kind: 'strings', check: (v: string[]) => (v.every((n) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(n)) ? null : 'must be namespace names') },
   { path: 'static.file', kind: 'path' },
+  { path: 'tls.dir', kind: 'path' },
   { path: 'haproxy.binary', kind: 'string' },
   { path: 'haproxy.config', kind: 'path', check: safeWord },
   { path: 'haproxy.mapsDir', kind: 'path', check: safeWord },
   { path: 'haproxy.masterSocket', kind: 'path' },
   { path: 'haproxy.adminSocket', kind: 'path', check: safeWord },
   { path: 'haproxy.bind', kind: 'strings', check: (v: string[]) => checkBind(v) },
+  { path: 'haproxy.bindTls', kind: 'strings', check: (v: string[]) => (v.length === 0 ? null : checkBind(v)) },
+  { path: 'haproxy.certsDir', kind: 'path', check: safeWord },
   { path: 'haproxy.spareSlots', kind: 'int', check: (v: number) => (v >= 0 && v <= 1000 ? null : 'must be a whole number from 0 to 1000') },
   { path: 'haproxy.resyncSeconds', kind: 'int', check: (v: number) => (v >= 0 && v <= 86400 ? null : 'must be 0 (off) to 86400') },
   { path: 'state.dir', kind: 'path', check: safeWord },
@@ -106,7 +118,7 @@ const FIELDS: readonly Field[] = [
   { path: 'log.level', kind: 'string', check: (v: string) => ((LOG_LEVELS as readonly string[]).includes(v) ? null : `must be one of ${LOG_LEVELS.join(', ')}`) },
 ];
 
-const OPTIONAL_SECTIONS = ['etcd.tls', 'etcd.auth', 'kubernetes', 'static'];
+const OPTIONAL_SECTIONS = ['etcd.tls', 'etcd.auth', 'kubernetes', 'static', 'tls'];
 
 function defaults(): Record<string, unknown> {
   return {
@@ -114,6 +126,7 @@ function defaults(): Record<string, unknown> {
     etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: '/haproxy-sync/', tls: null, auth: null },
     kubernetes: null,
     static: null,
+    tls: null,
     haproxy: {
       binary: 'haproxy',
       config: '/etc/haproxy/haproxy.cfg',
@@ -121,6 +134,8 @@ function defaults(): Record<string, unknown> {
       masterSocket: '/run/haproxy-master.sock',
       adminSocket: '/run/haproxy/admin.sock',
       bind: [':80'],
+      bindTls: [],
+      certsDir: '/etc/haproxy/certs',
       spareSlots: 4,
       resyncSeconds: 30,
       // As Debian's haproxy package runs HAProxy; '' turns a part off.
@@ -141,8 +156,9 @@ function defaults(): Record<string, unknown> {
 const SECTION_DEFAULTS: Record<string, Record<string, unknown>> = {
   'etcd.tls': { ca: null, cert: null, key: null },
   'etcd.auth': { username: '', passwordFile: '' },
-  kubernetes: { kubeconfig: null, inCluster: false, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25 },
+  kubernetes: { kubeconfig: null, inCluster: false, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25, secretNamespaces: [] },
   static: { file: '' },
+  tls: { dir: '' },
 };
 
 export interface LoadOptions {
@@ -315,6 +331,7 @@ function finish(config: Config, file: string | null, origin: string): Config {
   if (config.sync.maxDelayMs < config.sync.debounceMs) where('sync.maxDelayMs', 'must be at least sync.debounceMs');
   if (config.kubernetes && !config.kubernetes.inCluster && !config.kubernetes.kubeconfig) where('kubernetes', 'set kubeconfig or inCluster: true');
   if (config.static && !config.static.file) where('static.file', 'is required when the static section is present');
+  if (config.tls && !config.tls.dir) where('tls.dir', 'is required when the tls section is present');
   const listen = parseListen(config.api.listen);
   if (listen && !isLoopback(listen.host) && !config.api.tokenFile) {
     where('api.tokenFile', `is required when api.listen (${config.api.listen}) is not a loopback address`);
@@ -390,4 +407,8 @@ export function isLoopback(host: string): boolean {
 /** Bind lines as lists of words, the shape the templates expect. */
 export function bindWords(config: Config): string[][] {
   return config.haproxy.bind.map((line) => line.trim().split(/\s+/));
+}
+
+export function tlsBindWords(config: Config): string[][] {
+  return config.haproxy.bindTls.map((line) => line.trim().split(/\s+/));
 }

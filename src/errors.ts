@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   SERVICE_UNRESOLVED: 'A backend names a Service, or a port of it, that no source knows; that colour has no servers.',
   ENDPOINT_INVALID: 'An endpoint address or port from a source is malformed; it is left out.',
   STATIC_FILE_INVALID: 'The static services file is unreadable or malformed; the last good content stays in use.',
+  CERTIFICATE_INVALID: 'A vhost\'s certificate (from a Secret or a file, named in the message) does not parse, its key does not match, it has expired or does not cover the host; only that vhost is touched, and its last good certificate keeps serving.',
+  CERTIFICATE_MISSING: 'A vhost names a certificate that no source has: a Secret that does not exist or lies outside kubernetes.secretNamespaces, or a file missing from tls.dir; its last good certificate keeps serving.',
   TEMPLATE_INVALID: 'A template failed to compile or render, or tried to emit an unsafe value; the last good config keeps serving.',
   HAPROXY_CHECK_FAILED: 'The rendered config failed `haproxy -c`; it was not applied and the last good config keeps serving.',
   HAPROXY_CHECK_UNAVAILABLE: '`haproxy -c` could not run (binary missing, timed out, killed by the OOM killer): the config was neither judged nor applied; the daemon retries with backoff.',

@@ -6,8 +6,10 @@
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { bindWords, type Config } from './config.ts';
-import type { EtcdSnapshot, RenderSettings, ServicesSnapshot, TemplatesSnapshot } from './core/model.ts';
+import { bindWords, tlsBindWords, type Config } from './config.ts';
+import type { CertificatesSnapshot, EtcdSnapshot, RenderSettings, ServicesSnapshot, TemplatesSnapshot } from './core/model.ts';
+import { CertificateFilesSource } from './sources/certificate-files.ts';
+import { KubernetesSecretsSource } from './sources/kubernetes-secrets.ts';
 import { SyncError } from './errors.ts';
 import { sleep } from './sources/backoff.ts';
 import { createEtcdClient } from './sources/etcd-client.ts';
@@ -22,6 +24,7 @@ export interface Sources {
   readonly etcd: Source<EtcdSnapshot>;
   readonly services: readonly Source<ServicesSnapshot>[];
   readonly templates: Source<TemplatesSnapshot>;
+  readonly certificates: readonly Source<CertificatesSnapshot>[];
   readonly all: readonly Source<unknown>[];
 }
 
@@ -34,7 +37,13 @@ export function createSources(config: Config, log: Logger, extraServices: readon
   services.push(...extraServices);
   if (config.static) services.push(new StaticFileSource(config.static.file, log));
   const templates = new TemplatesSource(config.templates, log);
-  return { etcdClient, etcd, services, templates, all: [etcd, ...services, templates] };
+  const certificates: Source<CertificatesSnapshot>[] = [];
+  const k8s = config.kubernetes;
+  if (k8s && k8s.secretNamespaces.length > 0) {
+    certificates.push(new KubernetesSecretsSource({ kubeconfig: k8s.kubeconfig, inCluster: k8s.inCluster, namespaces: k8s.secretNamespaces, watchTimeoutSeconds: k8s.watchTimeoutSeconds, log }));
+  }
+  if (config.tls) certificates.push(new CertificateFilesSource(config.tls.dir, log));
+  return { etcdClient, etcd, services, templates, certificates, all: [etcd, ...services, templates, ...certificates] };
 }
 
 /** HAProxy's server-state file, in the state directory. */
@@ -50,6 +59,7 @@ export function renderSettings(config: Config): RenderSettings {
     mapsDir: config.haproxy.mapsDir,
     bind: bindWords(config),
     spareSlots: config.haproxy.spareSlots,
+    tls: config.haproxy.bindTls.length > 0 ? { bind: tlsBindWords(config), certsDir: config.haproxy.certsDir } : null,
     process: {
       user: config.haproxy.user,
       group: config.haproxy.group,

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { writeCertificateFiles } from '../haproxy/certificates.ts';
 import { checkConfig } from '../haproxy/check.ts';
+import { ensureDefaultCertificate } from '../haproxy/default-certificate.ts';
 import { printProblems, renderOnce } from './render.ts';
 
 export const CHECK_HELP = `Usage: haproxy-sync check [--config FILE] [options]
@@ -17,8 +19,13 @@ the check: the daemon leaves them out.`;
 export async function checkCommand(config: Config, log: Logger): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'haproxy-sync-check-'));
   try {
-    const { desired, rendered } = await renderOnce(config, log, dir);
+    const certsDir = join(dir, 'certs');
+    const { desired, rendered } = await renderOnce(config, log, dir, certsDir);
     for (const [name, text] of Object.entries(rendered.maps)) await writeFile(join(dir, name), text);
+    if (config.haproxy.bindTls.length > 0) {
+      await ensureDefaultCertificate(certsDir);
+      await writeCertificateFiles(certsDir, rendered.certificates ?? {});
+    }
     const file = join(dir, 'haproxy.cfg');
     await writeFile(file, rendered.config);
     const result = await checkConfig(config.haproxy.binary, file);

@@ -95,17 +95,21 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const master = new MasterClient({ socket: config.haproxy.masterSocket, onVersion: (v) => noteVersion(v, 'master CLI') });
   const admin = new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand });
   const applier = new ReloadApplier(
-    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, serverStateFile: serverStateFile(config) },
+    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, serverStateFile: serverStateFile(config), certsDir: config.haproxy.certsDir },
     master,
-    metrics.reloadHooks(),
+    {
+      ...metrics.reloadHooks(),
+      onBackup: (file, backup) => log.warn({ file, backup }, `haproxy-sync replaces ${file} from now on; the config that was there is kept in ${backup}`),
+    },
     () => admin.command('show servers state'),
   );
-  const runtime = new RuntimeApplier({ config: config.haproxy.config, mapsDir: config.haproxy.mapsDir }, admin);
+  const runtime = new RuntimeApplier({ config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir }, admin);
   await sweepCrashLeftovers(config, log);
   const reconciler: Reconciler = new Reconciler({
     etcd: sources.etcd,
     services: sources.services,
     templates: sources.templates,
+    certificates: sources.certificates,
     settings: renderSettings(config),
     reload: (rendered, kept) => applier.apply(rendered, kept),
     runsAlready: (rendered) => runsAlready(config.haproxy, rendered, () => master.showProc()),

@@ -5,6 +5,7 @@
  */
 import { decideVHost, type CurrentVHost } from './last-good.ts';
 import type { Backend, DesiredState, Endpoint, EtcdSnapshot, LastGoodEntry, LastGoodInputs, LastGoodRecords, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostSpec } from './model.ts';
+import { vhostTls, type TlsInput } from './tls.ts';
 import { parseSpec } from './spec.ts';
 import { checkColour, checkHost, printable } from './validate.ts';
 
@@ -13,19 +14,26 @@ interface HostKeys {
   active?: { key: string; value: string; modRevision: number };
 }
 
+type TlsFor = (spec: VHostSpec, source: string) => VHost['tls'];
+
 /**
  * `lastGood`: the last good etcd values per vhost, served in place of
  * invalid current ones; `now` dates a vhost's first fall back to them.
+ * `tls`: the certificates, the time to judge them at, and what served before
+ * (a refused certificate keeps the last good one).
  */
-export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], lastGood: LastGoodRecords = {}, now = 0): DesiredState {
+export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], lastGood: LastGoodRecords = {}, now = 0, tls?: TlsInput): DesiredState {
   const problems: Problem[] = sources.flatMap((s) => s.problems);
   const services = mergeServices(sources);
   const hosts = groupByHost(etcd, problems);
   const vhosts: VHost[] = [];
   const remembered: Record<string, LastGoodEntry> = {};
+  const previous = new Map((tls?.previous?.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
   for (const [host, keys] of [...hosts].sort(([a], [b]) => compareText(a, b))) {
-    const current = currentVHost(host, keys, etcd.prefix, services, problems);
-    const rebuild = (inputs: LastGoodInputs): VHost | Problem[] => rebuildVHost(host, inputs, etcd.prefix, services);
+    // Certificate problems belong to the version that serves, current or last good.
+    const tlsFor: TlsFor = (spec, source) => vhostTls(host, spec, source, tls, previous.get(host) ?? null, problems);
+    const current = currentVHost(host, keys, etcd.prefix, services, problems, tlsFor);
+    const rebuild = (inputs: LastGoodInputs): VHost | Problem[] => rebuildVHost(host, inputs, etcd.prefix, services, tlsFor);
     const decision = decideVHost(current, Object.hasOwn(lastGood, host) ? lastGood[host] : undefined, rebuild, now);
     problems.push(...decision.problems);
     if (decision.vhost) vhosts.push(decision.vhost);
@@ -35,9 +43,9 @@ export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnaps
 }
 
 /** The current etcd values of a vhost, validated; problems of a valid vhost (unresolved services) go to `problems`. */
-function currentVHost(host: string, keys: HostKeys, prefix: string, services: Map<string, ServiceEndpoints>, problems: Problem[]): CurrentVHost {
+function currentVHost(host: string, keys: HostKeys, prefix: string, services: Map<string, ServiceEndpoints>, problems: Problem[], tlsFor: TlsFor): CurrentVHost {
   const own: Problem[] = [];
-  const vhost = buildVHost(host, keys, prefix, services, own);
+  const vhost = buildVHost(host, keys, prefix, services, own, tlsFor);
   if (!vhost) {
     problems.push(...own);
     return keys.spec ? { kind: 'invalid', problems: own } : { kind: 'deleted' };
@@ -48,13 +56,13 @@ function currentVHost(host: string, keys: HostKeys, prefix: string, services: Ma
 }
 
 /** Stored values through the same validation as fresh ones; the problems of a served version are those of the current one. */
-function rebuildVHost(host: string, inputs: LastGoodInputs, prefix: string, services: Map<string, ServiceEndpoints>): VHost | Problem[] {
+function rebuildVHost(host: string, inputs: LastGoodInputs, prefix: string, services: Map<string, ServiceEndpoints>, tlsFor: TlsFor): VHost | Problem[] {
   const keys: HostKeys = {
     spec: { key: `vhosts/${host}/spec`, value: inputs.spec, modRevision: inputs.revision },
     ...(inputs.active === null ? {} : { active: { key: `vhosts/${host}/active`, value: inputs.active, modRevision: inputs.revision } }),
   };
   const problems: Problem[] = [];
-  const vhost = buildVHost(host, keys, prefix, services, problems);
+  const vhost = buildVHost(host, keys, prefix, services, problems, tlsFor);
   return vhost ? { ...vhost, revision: inputs.revision } : problems;
 }
 
@@ -98,7 +106,14 @@ function groupByHost(etcd: EtcdSnapshot, problems: Problem[]): Map<string, HostK
   return hosts;
 }
 
-function buildVHost(host: string, keys: HostKeys, prefix: string, services: Map<string, ServiceEndpoints>, problems: Problem[]): VHost | null {
+function buildVHost(
+  host: string,
+  keys: HostKeys,
+  prefix: string,
+  services: Map<string, ServiceEndpoints>,
+  problems: Problem[],
+  tlsFor: TlsFor,
+): VHost | null {
   if (!keys.spec) {
     problems.push({ code: 'SPEC_INVALID', host, source: `etcd key ${prefix}vhosts/${host}/spec`, message: 'missing (an active key alone does not make a vhost)' });
     return null;
@@ -114,7 +129,8 @@ function buildVHost(host: string, keys: HostKeys, prefix: string, services: Map<
     buildBackend(host, colour, ref, spec, services, prefix, problems),
   );
   const revision = Math.max(keys.spec.modRevision, keys.active?.modRevision ?? 0);
-  return { host, active, backends, revision };
+  const tls = tlsFor(spec, `etcd key ${prefix}${keys.spec.key}`);
+  return tls === undefined ? { host, active, backends, revision } : { host, active, backends, revision, tls };
 }
 
 function activeColour(spec: VHostSpec, keys: HostKeys, prefix: string, host: string, problems: Problem[]): string | null {

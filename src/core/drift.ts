@@ -10,7 +10,7 @@
  * server it wants ready is drift.
  */
 import type { Endpoint, Rendered } from './model.ts';
-import { mapEntries, type RuntimeOp } from './plan.ts';
+import { mapEntries, type CertificateOp, type RuntimeOp } from './plan.ts';
 import { endpointKey, type Layout } from './slots.ts';
 
 export type LiveAdminState = 'ready' | 'maint' | 'drain';
@@ -50,9 +50,9 @@ export interface DriftRepair {
 
 export function findDrift(applied: { readonly layout: Layout; readonly rendered: Rendered }, live: LiveState): DriftRepair {
   const drifts: Drift[] = [];
-  const ops: RuntimeOp[] = [];
+  const ops: RepairOp[] = [];
   let reload = false;
-  const found = (d: Drift, op: RuntimeOp | null): void => {
+  const found = (d: Drift, op: RepairOp | null): void => {
     drifts.push(d);
     if (op) ops.push(op);
     else reload = true;
@@ -75,7 +75,10 @@ export function findDrift(applied: { readonly layout: Layout; readonly rendered:
   return { drifts, ops: reload ? [] : orderOps(ops), reload };
 }
 
-type Found = (d: Drift, op: RuntimeOp | null) => void;
+/** Drift repairs touch maps and servers; certificates are not compared here. */
+type RepairOp = Exclude<RuntimeOp, CertificateOp>;
+
+type Found = (d: Drift, op: RepairOp | null) => void;
 
 function mapDrift(map: string, text: string, live: ReadonlyMap<string, string> | undefined, found: Found): void {
   if (!live) {
@@ -104,13 +107,13 @@ function slotDrift(backend: string, name: string, endpoint: Endpoint | null, ser
     if (server.adminState !== 'maint') found({ kind: 'server_state', where, expected: 'maint (free slot)', found: server.adminState }, { kind: 'free-slot', backend, server: name });
     return;
   }
-  const fill: RuntimeOp = { kind: 'fill-slot', backend, server: name, endpoint };
+  const fill: RepairOp = { kind: 'fill-slot', backend, server: name, endpoint };
   if (!sameEndpoint(server, endpoint)) found({ kind: 'server_addr', where, expected: endpointKey(endpoint), found: `${server.addr}:${server.port}` }, fill);
   else if (server.adminState === 'maint') found({ kind: 'server_state', where, expected: 'ready', found: 'maint' }, fill);
 }
 
 /** Servers first, then maps, then frees: the order a runtime plan uses. */
-function orderOps(ops: RuntimeOp[]): RuntimeOp[] {
+function orderOps(ops: RepairOp[]): RepairOp[] {
   const rank = { 'fill-slot': 0, 'set-map': 1, 'free-slot': 2 } as const;
   return [...ops].sort((a, b) => rank[a.kind] - rank[b.kind]);
 }

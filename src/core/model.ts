@@ -3,6 +3,7 @@
  * the core turns them into a desired state and then into HAProxy files.
  */
 import type { ErrorCode } from '../errors.ts';
+import type { CertificateFacts, ParsedCertificate } from './certificate.ts';
 
 /** A reason something was left out, with where it came from, so an operator can fix it. */
 export interface Problem {
@@ -56,11 +57,56 @@ export interface Snapshot {
 
 export type Balance = 'roundrobin' | 'static-rr' | 'leastconn' | 'first' | 'source' | 'random';
 
+/** Where a vhost's certificate comes from. */
+export type CertificateRef =
+  | { readonly kind: 'secret'; readonly namespace: string; readonly name: string }
+  | { readonly kind: 'file'; readonly name: string };
+
 export interface VHostSpec {
   readonly backends: Readonly<Record<string, { readonly service: string; readonly port: string }>>;
   readonly default: string;
   readonly health: { readonly path: string | null; readonly minReady: number };
   readonly balance: Balance;
+  /** Absent: the vhost is not served over HTTPS. */
+  readonly tls?: CertificateRef;
+  /** Plain-HTTP requests get a redirect to HTTPS. */
+  readonly redirect?: boolean;
+  /** Strict-Transport-Security max-age sent over HTTPS. */
+  readonly hsts?: number;
+}
+
+/** One certificate as a source last read it: parsed, or the reason it could not be. */
+export interface CertificateEntry {
+  /** Where it lives, for messages: "Secret shop/shop-tls", "certificate file /etc/haproxy-sync/certs/shop.pem". */
+  readonly source: string;
+  readonly parsed: ParsedCertificate | null;
+  readonly problem: string | null;
+}
+
+/** What the certificate sources know, by certificateKey(). */
+export interface CertificatesSnapshot {
+  readonly certificates: Readonly<Record<string, CertificateEntry>>;
+  /** Secret namespaces watched; a spec naming a Secret elsewhere is told why it is not found. */
+  readonly secretNamespaces: readonly string[] | null;
+  /** Whether a certificates directory is configured. */
+  readonly fileDir: string | null;
+}
+
+export function certificateKey(ref: CertificateRef): string {
+  return ref.kind === 'secret' ? `secret:${ref.namespace}/${ref.name}` : `file:${ref.name}`;
+}
+
+/** A vhost's certificate as it is served. */
+export interface VHostTls {
+  readonly source: string;
+  readonly pem: string;
+  readonly leaf: CertificateFacts;
+  readonly chain: readonly string[];
+  /** Plain-HTTP requests are redirected to HTTPS. */
+  readonly redirect: boolean;
+  readonly hsts: number | null;
+  /** True when the current certificate was refused and the last good one still serves. */
+  readonly kept: boolean;
 }
 
 export interface Backend {
@@ -85,6 +131,8 @@ export interface VHost {
   readonly revision: number;
   /** Set when the current etcd values are invalid and this is the last good version, still serving. */
   readonly lastGood?: LastGoodMark;
+  /** The certificate HTTPS serves for this host; null: not served over HTTPS. */
+  readonly tls?: VHostTls | null;
 }
 
 export interface DesiredState {
@@ -133,8 +181,15 @@ export interface RenderSettings {
   readonly spareSlots: number;
   /** HAProxy's server-state file, written before each reload; absent: none. */
   readonly serverStateFile?: string;
+  /** The HTTPS frontend, or null when haproxy.bindTls is empty. */
+  readonly tls?: TlsSettings | null;
   /** How HAProxy's processes run; absent: as the user that started HAProxy, no chroot, no logging, HAProxy's own error pages. */
   readonly process?: ProcessSettings;
+}
+
+export interface TlsSettings {
+  readonly bind: readonly (readonly string[])[];
+  readonly certsDir: string;
 }
 
 /** Each part as Debian's packaged HAProxy has it, or '' for off. */
@@ -156,4 +211,6 @@ export const PLAIN_PROCESS: ProcessSettings = { user: '', group: '', chroot: '',
 export interface Rendered {
   readonly config: string;
   readonly maps: Readonly<Record<string, string>>;
+  /** Files of the certificates directory: the crt-list and each vhost's PEM under hosts/, by path relative to it. */
+  readonly certificates?: Readonly<Record<string, string>>;
 }

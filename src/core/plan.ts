@@ -11,7 +11,8 @@
  * change from a runtime one without rendering anything.
  */
 import type { DesiredState, Endpoint, Rendered, TemplatesSnapshot } from './model.ts';
-import { renderMaps, type BackendView, type TemplateView } from './render.ts';
+import { certificateFile } from './certificate.ts';
+import { CERT_HOSTS_DIR, CRT_LIST, certPath, renderMaps, type BackendView, type HttpsView, type TemplateView } from './render.ts';
 import { endpointKey, type Layout } from './slots.ts';
 
 /** What the desired state would look like in HAProxy, before rendering. */
@@ -35,7 +36,18 @@ export interface AppliedState extends Target {
 export type RuntimeOp =
   | { readonly kind: 'fill-slot'; readonly backend: string; readonly server: string; readonly endpoint: Endpoint }
   | { readonly kind: 'set-map'; readonly map: string; readonly key: string; readonly value: string }
-  | { readonly kind: 'free-slot'; readonly backend: string; readonly server: string };
+  | { readonly kind: 'free-slot'; readonly backend: string; readonly server: string }
+  | CertificateOp;
+
+/**
+ * A certificate change: new content for a file HAProxy already serves, a
+ * new file with its crt-list entry, or a file and its entry removed. Paths
+ * are as HAProxy loaded them.
+ */
+export type CertificateOp =
+  | { readonly kind: 'set-cert'; readonly file: string; readonly pem: string; readonly serial: string }
+  | { readonly kind: 'add-cert'; readonly file: string; readonly pem: string; readonly serial: string; readonly crtList: string; readonly sni: string }
+  | { readonly kind: 'del-cert'; readonly file: string; readonly crtList: string };
 
 export type Plan =
   | { readonly mode: 'noop' }
@@ -48,12 +60,13 @@ export function plan(applied: AppliedState | null, target: Target): Plan {
   if (!applied) return { mode: 'reload', reason: 'HAProxy state not known (first apply since start, or a failed apply)' };
   const structural = structuralChange(applied, target);
   if (structural) return { mode: 'reload', reason: structural };
-  const maps = mapOps(applied.rendered.maps, renderMaps(target.desired));
+  const maps = mapOps(applied.rendered.maps, renderMaps(target.desired, target.view.https !== null));
   if (typeof maps === 'string') return { mode: 'reload', reason: maps };
   const { fills, frees } = slotOps(applied.layout, target.layout, target.view.backends);
-  // New servers are ready before traffic is pointed at them, and traffic has
-  // moved away before the servers that left stop taking new requests.
-  const ops = [...fills, ...maps, ...frees];
+  const certs = target.view.https ? certificateOps(applied.rendered.certificates ?? {}, target.desired, target.view.https) : { added: [], removed: [] };
+  // New servers (and certificates) are ready before traffic is pointed at them, and traffic
+  // has moved away before the servers (and certificates) that left stop taking new requests.
+  const ops = [...certs.added, ...fills, ...maps, ...frees, ...certs.removed];
   if (ops.length === 0) return { mode: 'noop' };
   return { mode: 'runtime', reason: describe(ops), ops };
 }
@@ -161,6 +174,27 @@ function slotOps(before: Layout, after: Layout, backends: readonly BackendView[]
   return { fills, frees };
 }
 
+/** Certificates that changed, appeared or went, as Runtime API operations; the crt-list follows from them. */
+function certificateOps(before: Readonly<Record<string, string>>, desired: DesiredState, https: HttpsView): { added: CertificateOp[]; removed: CertificateOp[] } {
+  const added: CertificateOp[] = [];
+  const removed: CertificateOp[] = [];
+  const now = new Set<string>();
+  for (const v of desired.vhosts) {
+    if (!v.tls) continue;
+    const file = `${CERT_HOSTS_DIR}/${certificateFile(v.host)}`;
+    now.add(file);
+    const old = before[file];
+    if (old === v.tls.pem) continue;
+    const path = certPath(https, file);
+    if (old === undefined) added.push({ kind: 'add-cert', file: path, pem: v.tls.pem, serial: v.tls.leaf.serial, crtList: https.crtList, sni: v.host });
+    else added.push({ kind: 'set-cert', file: path, pem: v.tls.pem, serial: v.tls.leaf.serial });
+  }
+  for (const file of Object.keys(before)) {
+    if (file !== CRT_LIST && !now.has(file)) removed.push({ kind: 'del-cert', file: certPath(https, file), crtList: https.crtList });
+  }
+  return { added, removed };
+}
+
 const DESCRIBED_OPS = 5;
 
 function describe(ops: readonly RuntimeOp[]): string {
@@ -172,6 +206,12 @@ function describe(ops: readonly RuntimeOp[]): string {
         return `${op.backend}/${op.server} ← ${endpointKey(op.endpoint)}`;
       case 'free-slot':
         return `${op.backend}/${op.server} freed`;
+      case 'set-cert':
+        return `certificate ${op.file} ← serial ${op.serial}`;
+      case 'add-cert':
+        return `certificate ${op.file} added (serial ${op.serial})`;
+      case 'del-cert':
+        return `certificate ${op.file} removed`;
     }
   });
   const more = ops.length > DESCRIBED_OPS ? `, +${ops.length - DESCRIBED_OPS} more` : '';

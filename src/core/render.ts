@@ -5,6 +5,7 @@
  */
 import { Eta } from 'eta/core';
 import { SyncError, errorMessage } from '../errors.ts';
+import { certificateFile } from './certificate.ts';
 import { haproxyWord } from './escape.ts';
 import { PLAIN_PROCESS, type DesiredState, type ProcessSettings, type RenderSettings, type Rendered, type Slot, type TemplatesSnapshot } from './model.ts';
 import { endpointKey, type Layout } from './slots.ts';
@@ -12,6 +13,14 @@ import { endpointKey, type Layout } from './slots.ts';
 export const MAIN_TEMPLATE = 'haproxy.cfg.eta';
 export const HOSTS_MAP = 'hosts.map';
 export const WILDCARDS_MAP = 'wildcards.map';
+export const TLS_HOSTS_MAP = 'tls-hosts.map';
+export const TLS_WILDCARDS_MAP = 'tls-wildcards.map';
+/** In the certificates directory: the crt-list, each vhost's PEM under HOSTS_DIR, the generated default certificate. */
+export const CRT_LIST = 'crt-list.txt';
+export const CERT_HOSTS_DIR = 'hosts';
+export const DEFAULT_CERT = 'default.pem';
+/** The backend that answers 404; hosts not served over HTTPS point to it in the TLS maps. */
+export const NO_VHOST_BACKEND = 'be_no_vhost';
 
 export interface SlotView {
   readonly name: string;
@@ -25,7 +34,18 @@ export interface BackendView {
   readonly colour: string;
   readonly balance: string;
   readonly healthPath: string | null;
+  /** Plain-HTTP requests are redirected to HTTPS (only when HTTPS serves this host). */
+  readonly redirect: boolean;
+  /** Strict-Transport-Security max-age for HTTPS answers, or null. */
+  readonly hsts: number | null;
   readonly slots: readonly SlotView[];
+}
+
+export interface HttpsView {
+  readonly bind: readonly (readonly string[])[];
+  readonly crtList: string;
+  readonly defaultCert: string;
+  readonly maps: { readonly hosts: string; readonly wildcards: string };
 }
 
 /** What templates see as `it`. */
@@ -39,6 +59,8 @@ export interface TemplateView {
   readonly errorCodes: readonly number[];
   readonly bind: readonly (readonly string[])[];
   readonly maps: { readonly hosts: string; readonly wildcards: string };
+  /** The HTTPS frontend; null when haproxy.bindTls is empty. */
+  readonly https: HttpsView | null;
   readonly backends: readonly BackendView[];
 }
 
@@ -60,7 +82,26 @@ export function renderView(view: TemplateView, desired: DesiredState, templates:
   } catch (err) {
     throw templateError(templates, err);
   }
-  return { config: tidy(config), maps: renderMaps(desired) };
+  return { config: tidy(config), maps: renderMaps(desired, view.https !== null), certificates: view.https ? renderCertificates(desired, view.https) : {} };
+}
+
+/** The crt-list and the PEM files it names: one entry per vhost served over HTTPS, its host as the SNI filter. */
+export function renderCertificates(desired: DesiredState, https: HttpsView): Record<string, string> {
+  const files: Record<string, string> = {};
+  const lines: string[] = [];
+  for (const v of desired.vhosts) {
+    if (!v.tls) continue;
+    const file = `${CERT_HOSTS_DIR}/${certificateFile(v.host)}`;
+    files[file] = v.tls.pem;
+    lines.push(`${certPath(https, file)} ${haproxyWord(v.host)}\n`);
+  }
+  files[CRT_LIST] = lines.join('');
+  return files;
+}
+
+/** Where HAProxy reads a file of the certificates directory from. */
+export function certPath(https: Pick<HttpsView, 'crtList'>, file: string): string {
+  return `${https.crtList.slice(0, -CRT_LIST.length)}${haproxyWord(file)}`;
 }
 
 export function mapPath(settings: Pick<RenderSettings, 'mapsDir'>, file: string): string {
@@ -69,6 +110,7 @@ export function mapPath(settings: Pick<RenderSettings, 'mapsDir'>, file: string)
 
 /** Everything a template can see; the config is a function of this and the template files alone. */
 export function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
+  const https = httpsView(settings);
   const backends = desired.vhosts.flatMap((v) =>
     v.backends.map((b) => ({
       name: b.name,
@@ -76,6 +118,8 @@ export function templateView(desired: DesiredState, layout: Layout, settings: Re
       colour: b.colour,
       balance: b.balance,
       healthPath: b.healthPath,
+      redirect: https !== null && v.tls?.redirect === true,
+      hsts: https !== null ? (v.tls?.hsts ?? null) : null,
       slots: slotViews(layout[b.name] ?? []),
     })),
   );
@@ -87,7 +131,19 @@ export function templateView(desired: DesiredState, layout: Layout, settings: Re
     errorCodes: ERROR_PAGES,
     bind: settings.bind,
     maps: { hosts: mapPath(settings, HOSTS_MAP), wildcards: mapPath(settings, WILDCARDS_MAP) },
+    https,
     backends,
+  };
+}
+
+function httpsView(settings: RenderSettings): HttpsView | null {
+  if (!settings.tls || settings.tls.bind.length === 0) return null;
+  const dir = `${settings.tls.certsDir.replace(/\/+$/, '')}/`;
+  return {
+    bind: settings.tls.bind,
+    crtList: `${dir}${CRT_LIST}`,
+    defaultCert: `${dir}${DEFAULT_CERT}`,
+    maps: { hosts: mapPath(settings, TLS_HOSTS_MAP), wildcards: mapPath(settings, TLS_WILDCARDS_MAP) },
   };
 }
 
@@ -103,18 +159,27 @@ function slotViews(slots: readonly Slot[]): readonly SlotView[] {
   return views;
 }
 
-/** Host → live backend. Exact hosts in one map; wildcards by suffix, longest first so the most specific wins. */
-export function renderMaps(desired: DesiredState): Record<string, string> {
-  const exact: string[] = [];
-  const wildcard: Array<[string, string]> = [];
+/**
+ * Host → live backend. Exact hosts in one map; wildcards by suffix, longest
+ * first so the most specific wins. With HTTPS, the TLS maps hold the same
+ * keys, pointing hosts without a certificate at the 404 backend: adding or
+ * losing a certificate then changes values only, which the Runtime API can
+ * do, and an exact host without one never falls through to a wildcard's.
+ */
+export function renderMaps(desired: DesiredState, https = false): Record<string, string> {
+  const exact: Array<[string, string, string]> = [];
+  const wildcard: Array<[string, string, string]> = [];
   for (const v of desired.vhosts) {
     const live = v.backends.find((b) => b.colour === v.active);
     if (!live) continue;
-    if (v.host.startsWith('*.')) wildcard.push([v.host.slice(1), live.name]);
-    else exact.push(`${v.host} ${live.name}\n`);
+    const tls = v.tls ? live.name : NO_VHOST_BACKEND;
+    if (v.host.startsWith('*.')) wildcard.push([v.host.slice(1), live.name, tls]);
+    else exact.push([v.host, live.name, tls]);
   }
   wildcard.sort(([a], [b]) => b.length - a.length || (a < b ? -1 : 1));
-  return { [HOSTS_MAP]: exact.join(''), [WILDCARDS_MAP]: wildcard.map(([k, v]) => `${k} ${v}\n`).join('') };
+  const text = (entries: Array<[string, string, string]>, i: 1 | 2): string => entries.map((e) => `${e[0]} ${e[i]}\n`).join('');
+  const maps = { [HOSTS_MAP]: text(exact, 1), [WILDCARDS_MAP]: text(wildcard, 1) };
+  return https ? { ...maps, [TLS_HOSTS_MAP]: text(exact, 2), [TLS_WILDCARDS_MAP]: text(wildcard, 2) } : maps;
 }
 
 function compile(templates: TemplatesSnapshot): Eta {

@@ -3,11 +3,13 @@
  * field is an error, because a misspelt "helth" silently ignored is worse
  * than a vhost reported as broken.
  */
-import type { Balance, VHostSpec } from './model.ts';
-import { checkColour, checkHttpPath, checkPortRef, checkServiceRef } from './validate.ts';
+import type { Balance, CertificateRef, VHostSpec } from './model.ts';
+import { checkCertificateFileName, checkColour, checkSecretRef, checkHttpPath, checkPortRef, checkServiceRef } from './validate.ts';
 
 const BALANCES: readonly Balance[] = ['roundrobin', 'static-rr', 'leastconn', 'first', 'source', 'random'];
 const MAX_BACKENDS = 16;
+/** Two years, the longest max-age browsers' preload lists ask for, with room to spare. */
+const MAX_HSTS_SECONDS = 126144000;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -54,7 +56,7 @@ function string(value: Json | undefined, field: string, check: (s: string) => st
 }
 
 function specFrom(raw: Json): VHostSpec {
-  const spec = object(raw, '(spec)', ['backends', 'default', 'health', 'balance']);
+  const spec = object(raw, '(spec)', ['backends', 'default', 'health', 'balance', 'tls', 'redirect', 'hsts']);
   const backends = parseBackends(spec['backends']);
   const colours = Object.keys(backends);
   const fallback = colours.length === 1 ? colours[0] : undefined;
@@ -65,7 +67,33 @@ function specFrom(raw: Json): VHostSpec {
     default: def,
     health: parseHealth(spec['health']),
     balance: parseBalance(spec['balance']),
+    ...parseTls(spec['tls'], spec['redirect'], spec['hsts']),
   };
+}
+
+function parseTls(value: Json | undefined, redirect: Json | undefined, hsts: Json | undefined): Pick<VHostSpec, 'tls' | 'redirect' | 'hsts'> {
+  const tls = value === undefined || value === null ? null : parseCertificateRef(value);
+  if (!tls && redirect === undefined && hsts === undefined) return {};
+  if (redirect !== undefined && typeof redirect !== 'boolean') fail('redirect', 'must be true or false');
+  if (redirect === true && !tls) fail('redirect', 'needs a tls certificate (HTTPS) to redirect to');
+  if (hsts !== undefined && (typeof hsts !== 'number' || !Number.isInteger(hsts) || hsts < 0 || hsts > MAX_HSTS_SECONDS)) {
+    fail('hsts', `must be a max-age in whole seconds from 0 to ${MAX_HSTS_SECONDS}`);
+  }
+  if (hsts !== undefined && !tls) fail('hsts', 'needs a tls certificate (the header is sent over HTTPS only)');
+  return { ...(tls ? { tls } : {}), redirect: redirect === true, ...(typeof hsts === 'number' ? { hsts } : {}) };
+}
+
+function parseCertificateRef(value: Json): CertificateRef {
+  const tls = object(value, 'tls', ['secret', 'file']);
+  const secret = tls['secret'];
+  const file = tls['file'];
+  if ((secret === undefined) === (file === undefined)) fail('tls', 'name exactly one of secret ("namespace/name") or file ("name.pem")');
+  if (secret !== undefined) {
+    const ref = string(secret, 'tls.secret', checkSecretRef);
+    const [namespace = '', name = ''] = ref.split('/');
+    return { kind: 'secret', namespace, name };
+  }
+  return { kind: 'file', name: string(file, 'tls.file', checkCertificateFileName) };
 }
 
 function parseBackends(value: Json | undefined): VHostSpec['backends'] {

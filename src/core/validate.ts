@@ -21,6 +21,13 @@ export function checkHost(host: string): string | null {
   return null;
 }
 
+const CERT_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** A bare file name in the certificates directory: never a path, never hidden. */
+export function checkCertificateFileName(name: string): string | null {
+  return CERT_FILE.test(name) && !name.includes('..') ? null : `"${printable(name)}" must be a bare file name (letters, digits, ".", "_", "-"; no "/" and no "..")`;
+}
+
 export function checkColour(colour: string): string | null {
   return COLOUR.test(colour) ? null : `colour "${printable(colour)}" must match [a-z0-9][a-z0-9-]{0,31}`;
 }
@@ -29,6 +36,10 @@ export function checkServiceRef(ref: string): string | null {
   const parts = ref.split('/');
   if (parts.length === 2 && parts.every((p) => K8S_NAME.test(p))) return null;
   return `service "${printable(ref)}" must be "namespace/name" (lower-case DNS labels)`;
+}
+
+export function checkSecretRef(ref: string): string | null {
+  return checkServiceRef(ref) === null ? null : `secret "${printable(ref)}" must be "namespace/name" (lower-case DNS labels)`;
 }
 
 export function checkPortRef(port: string): string | null {

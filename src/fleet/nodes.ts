@@ -19,6 +19,8 @@ import { Backoff } from '../sources/backoff.ts';
 
 export interface NodeVHostStatus {
   readonly active: string;
+  /** Serial of the certificate HTTPS serves for the host; absent when it is not served over HTTPS. */
+  readonly certificateSerial?: string;
   readonly servers: Readonly<Record<string, { readonly up: number; readonly total: number }>>;
   /** Set while the vhost serves its last good version: since when (ISO) and the problem code. */
   readonly lastGood?: { readonly since: string; readonly code: string };
@@ -51,11 +53,18 @@ export function nodeKey(prefix: string, node: string): string {
 /** `applied`: the last known applied state; `unknownSince`: set while what HAProxy runs is not known. */
 export function nodeStatusOf(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null, unknownSince: number | null = null): NodeStatus {
   const vhosts: Record<string, NodeVHostStatus> = {};
+  const tlsByHost = new Map((applied?.desired.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
   for (const v of applied ? vhostsHealth(applied, stats) : []) {
     const servers: Record<string, { up: number; total: number }> = {};
     for (const b of v.backends) servers[b.colour] = { up: b.up, total: b.ready };
     const mark = applied?.desired.vhosts.find((d) => d.host === v.host)?.lastGood;
-    vhosts[v.host] = { active: v.active, servers, ...(mark ? { lastGood: { since: new Date(mark.since).toISOString(), code: mark.problem.code } } : {}) };
+    const serial = applied?.view.https ? tlsByHost.get(v.host)?.leaf.serial : undefined;
+    vhosts[v.host] = {
+      active: v.active,
+      servers,
+      ...(serial ? { certificateSerial: serial } : {}),
+      ...(mark ? { lastGood: { since: new Date(mark.since).toISOString(), code: mark.problem.code } } : {}),
+    };
   }
   return {
     node,
@@ -106,7 +115,9 @@ function parseVHosts(value: unknown): Record<string, NodeVHostStatus> {
     }
     const lg = v['lastGood'];
     const lastGood = isRecord(lg) && typeof lg['since'] === 'string' && typeof lg['code'] === 'string' ? { lastGood: { since: lg['since'], code: lg['code'] } } : {};
-    out[host] = { active: v['active'], servers, ...lastGood };
+    const serial = v['certificateSerial'];
+    const certificate = typeof serial === 'string' && /^[0-9A-F]{1,64}$/.test(serial) ? { certificateSerial: serial } : {};
+    out[host] = { active: v['active'], servers, ...certificate, ...lastGood };
   }
   return out;
 }

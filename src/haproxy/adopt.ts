@@ -20,10 +20,13 @@ const CLOCK_MARGIN_MS = 20;
 export interface AdoptPaths {
   readonly config: string;
   readonly mapsDir: string;
+  /** The certificates HAProxy loads count too: a renewal may change nothing else. */
+  readonly certsDir?: string;
 }
 
 export async function runsAlready(paths: AdoptPaths, rendered: Rendered, showProc: () => Promise<ProcInfo>): Promise<boolean> {
-  const files = [[paths.config, rendered.config], ...Object.entries(rendered.maps).map(([name, text]) => [join(paths.mapsDir, name), text])] as const;
+  const certs = paths.certsDir ? Object.entries(rendered.certificates ?? {}).map(([name, text]) => [join(paths.certsDir ?? '', name), text] as const) : [];
+  const files = [[paths.config, rendered.config], ...Object.entries(rendered.maps).map(([name, text]) => [join(paths.mapsDir, name), text] as const), ...certs] as const;
   let newest = 0;
   for (const [path, text] of files) {
     if ((await readText(path)) !== text) return false;

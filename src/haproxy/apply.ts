@@ -12,7 +12,9 @@ import type { Rendered } from '../core/model.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import { checkConfig, type CheckResult } from './check.ts';
 import { EMPTY_SERVER_STATE, filterServerState, type KeptSlots } from '../core/server-state.ts';
-import { ensureDir, promote, stage, writeAtomic, writeIfChanged } from './files.ts';
+import { writeCertificateFiles } from './certificates.ts';
+import { ensureDefaultCertificate } from './default-certificate.ts';
+import { ensureDir, keepFirstVersion, promote, stage, writeAtomic, writeIfChanged } from './files.ts';
 
 /** What a reload returns; the master CLI client implements it. */
 export interface Reloader {
@@ -25,6 +27,8 @@ export interface ApplyPaths {
   readonly mapsDir: string;
   /** HAProxy's server-state file (the config's `server-state-file`); unset when the templates use none. */
   readonly serverStateFile?: string;
+  /** Where the crt-list and certificates go once HTTPS is on. */
+  readonly certsDir?: string;
 }
 
 /** `show servers state` of the running workers, raw. */
@@ -37,6 +41,8 @@ export type ReloadOutcome =
 export interface ReloadHooks {
   onCheck?(result: CheckResult): void;
   onReload?(ok: boolean, durationMs: number): void;
+  /** The config found in place before the first one haproxy-sync wrote was copied to `backup`. */
+  onBackup?(config: string, backup: string): void;
 }
 
 export class ReloadApplier {
@@ -68,6 +74,8 @@ export class ReloadApplier {
           return { ok: false, code: 'HAPROXY_CHECK_FAILED', message: `haproxy -c rejected the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
         }
         for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
+        const backup = await keepFirstVersion(this.paths.config);
+        if (backup) this.hooks.onBackup?.(this.paths.config, backup);
         await promote(staged, this.paths.config);
         await this.saveServerState(kept);
       } finally {
@@ -107,9 +115,13 @@ export class ReloadApplier {
       await access(this.paths.serverStateFile).catch(() => writeAtomic(this.paths.serverStateFile ?? '', EMPTY_SERVER_STATE));
     }
     await this.ensureMapsExist(rendered);
+    // Certificates are validated before they get here, and `haproxy -c` reads them: written before the check.
+    if (this.paths.certsDir && rendered.certificates && Object.keys(rendered.certificates).length > 0) {
+      await ensureDefaultCertificate(this.paths.certsDir);
+      await writeCertificateFiles(this.paths.certsDir, rendered.certificates);
+    }
     return stage(this.paths.config, rendered.config);
   }
-
 
   private async reload(check: CheckResult): Promise<ReloadOutcome> {
     const started = performance.now();

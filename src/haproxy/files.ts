@@ -4,13 +4,14 @@
  * directory. A crash at any point leaves either the old or the new file.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export async function writeAtomic(path: string, content: string): Promise<void> {
+export async function writeAtomic(path: string, content: string, mode = 0o644): Promise<void> {
   const tmp = tempPathFor(path);
   try {
-    await writeSynced(tmp, content);
+    await writeSynced(tmp, content, mode);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -32,6 +33,29 @@ export async function promote(staged: string, path: string): Promise<void> {
   await syncDir(dirname(path));
 }
 
+/** Where the config HAProxy ran before haproxy-sync first replaced it is kept. */
+export function backupPathOf(path: string): string {
+  return `${path}.before-haproxy-sync`;
+}
+
+/**
+ * Keeps a copy of `path` the first time it is about to be replaced, so that
+ * the config an operator (or Debian) had is never lost; later replacements
+ * leave that copy alone. Returns the copy's path when it made one.
+ */
+export async function keepFirstVersion(path: string): Promise<string | null> {
+  const backup = backupPathOf(path);
+  try {
+    await copyFile(path, backup, constants.COPYFILE_EXCL);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EEXIST') return null;
+    throw err;
+  }
+  await syncDir(dirname(path));
+  return backup;
+}
+
 export async function readText(path: string): Promise<string | null> {
   try {
     return await readFile(path, 'utf8');
@@ -46,9 +70,9 @@ export async function ensureDir(dir: string): Promise<void> {
 }
 
 /** Writes `content` unless the file already holds exactly that; says whether it wrote. */
-export async function writeIfChanged(path: string, content: string): Promise<boolean> {
+export async function writeIfChanged(path: string, content: string, mode = 0o644): Promise<boolean> {
   if ((await readText(path)) === content) return false;
-  await writeAtomic(path, content);
+  await writeAtomic(path, content, mode);
   return true;
 }
 
@@ -76,8 +100,8 @@ function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-async function writeSynced(path: string, content: string): Promise<void> {
-  const handle = await open(path, 'w', 0o644);
+async function writeSynced(path: string, content: string, mode = 0o644): Promise<void> {
+  const handle = await open(path, 'w', mode);
   try {
     await handle.writeFile(content, 'utf8');
     await handle.sync();

@@ -10,7 +10,8 @@
 import { join } from 'node:path';
 import type { Rendered, Slot } from '../core/model.ts';
 import { sameEndpoint } from '../core/drift.ts';
-import { mapEntries, type RuntimeOp } from '../core/plan.ts';
+import { mapEntries, type CertificateOp, type RuntimeOp } from '../core/plan.ts';
+import { applyCertificateOps, verifyCertificates, writeCertificateFiles, type CertificateApi } from './certificates.ts';
 import { mapPath } from '../core/render.ts';
 import { endpointKey, type Layout } from '../core/slots.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
@@ -18,11 +19,13 @@ import { ensureDir, writeIfChanged } from './files.ts';
 import type { RuntimeClient, ServerState } from './runtime.ts';
 
 /** The part of the Runtime API client this needs. */
-export type RuntimeApi = Pick<RuntimeClient, 'setMap' | 'setServerAddr' | 'setServerState' | 'showMap' | 'showServersState'>;
+export type RuntimeApi = Pick<RuntimeClient, 'setMap' | 'setServerAddr' | 'setServerState' | 'showMap' | 'showServersState'> & Partial<CertificateApi>;
 
 export interface RuntimePaths {
   readonly config: string;
   readonly mapsDir: string;
+  /** Where the crt-list and the vhosts' certificates are written; needed once HTTPS is on. */
+  readonly certsDir?: string;
 }
 
 export type RuntimeOutcome =
@@ -52,13 +55,28 @@ export class RuntimeApplier {
   async apply(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     const written = await this.writeFiles(target.rendered);
     if (written) return written;
+    // New and changed certificates first, so a map line never points at a certificate HAProxy lacks;
+    // removed ones last, once nothing refers to them.
+    const certs = ops.filter(isCertificateOp);
+    const plain = ops.filter((op): op is PlainOp => !isCertificateOp(op));
+    const before = await this.certificates(certs.filter((op) => op.kind !== 'del-cert'));
+    if (!before.ok) return before;
+    const sent = await this.applyPlain(plain, target);
+    if (!sent.ok) return sent;
+    const after = await this.certificates(certs.filter((op) => op.kind === 'del-cert'));
+    if (!after.ok) return after;
+    const verified = await this.verifyCertificates(certs);
+    return verified ?? { ok: true, commands: sent.commands + before.commands + after.commands };
+  }
+
+  private async applyPlain(ops: readonly PlainOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     // A refused command must not let a later one take effect: a slot is made ready only once its address
     // is accepted, and the map lines that may send traffic to new servers change only once every fill is
     // read back as it should be.
     const fills = ops.filter((op): op is FillOp => op.kind === 'fill-slot');
     const rest = ops.filter((op) => op.kind !== 'fill-slot');
     let commands = 0;
-    const steps: Array<{ commands: () => Array<Promise<void>>; verify: readonly RuntimeOp[] | null }> = [
+    const steps: Array<{ commands: () => Array<Promise<void>>; verify: readonly PlainOp[] | null }> = [
       ...(fills.length > 0
         ? [
             { commands: () => fills.map((op) => this.setAddress(op)), verify: null },
@@ -85,6 +103,25 @@ export class RuntimeApplier {
     return this.api.setServerState(op.backend, op.server, 'ready');
   }
 
+  /** One certificate transaction at a time, as HAProxy allows; in order, each confirmed before the next. */
+  private async certificates(ops: readonly CertificateOp[]): Promise<RuntimeOutcome> {
+    if (ops.length === 0) return { ok: true, commands: 0 };
+    return applyCertificateOps(this.certificateApi(), ops);
+  }
+
+  private async verifyCertificates(ops: readonly CertificateOp[]): Promise<RuntimeOutcome | null> {
+    if (ops.length === 0) return null;
+    return verifyCertificates(this.certificateApi(), ops);
+  }
+
+  private certificateApi(): CertificateApi {
+    const api = this.api;
+    if (!api.setSslCert || !api.commitSslCert || !api.abortSslCert || !api.newSslCert || !api.delSslCert || !api.addCrtListEntry || !api.delCrtListEntry || !api.showSslCert) {
+      throw new Error('this Runtime API client cannot change certificates');
+    }
+    return api as CertificateApi;
+  }
+
   /**
    * Files first: whatever reloads HAProxy next (the fallback reload, an
    * operator, a restart) then reads the new state, and the commands only
@@ -102,6 +139,7 @@ export class RuntimeApplier {
     try {
       await ensureDir(this.paths.mapsDir);
       for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
+      if (this.paths.certsDir && rendered.certificates) await writeCertificateFiles(this.paths.certsDir, rendered.certificates, true);
       await writeIfChanged(this.paths.config, rendered.config);
       return null;
     } catch (err) {
@@ -118,7 +156,7 @@ export class RuntimeApplier {
     return { ok: false, code: runtimeCode(failures[0]), message: `${failures.length} of ${results.length} Runtime API commands failed: ${shown}` };
   }
 
-  private commands(op: RuntimeOp): Array<Promise<void>> {
+  private commands(op: PlainOp): Array<Promise<void>> {
     switch (op.kind) {
       case 'fill-slot':
         return [this.setAddress(op), this.setReady(op)];
@@ -130,7 +168,7 @@ export class RuntimeApplier {
   }
 
   /** Reads back every map and backend the ops touched, whole, so drift made out of band shows too. */
-  private async verify(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome | null> {
+  private async verify(ops: readonly PlainOp[], target: RuntimeTarget): Promise<RuntimeOutcome | null> {
     const maps = [...new Set(ops.flatMap((op) => (op.kind === 'set-map' ? [op.map] : [])))];
     const backends = [...new Set(ops.flatMap((op) => (op.kind === 'set-map' ? [] : [op.backend])))];
     const reads = await Promise.allSettled([
@@ -149,6 +187,12 @@ export class RuntimeApplier {
   private mapRef(file: string): string {
     return mapPath(this.paths, file);
   }
+}
+
+type PlainOp = Exclude<RuntimeOp, CertificateOp>;
+
+function isCertificateOp(op: RuntimeOp): op is CertificateOp {
+  return op.kind === 'set-cert' || op.kind === 'add-cert' || op.kind === 'del-cert';
 }
 
 function mapDifferences(map: string, live: ReadonlyMap<string, string>, text: string): string[] {

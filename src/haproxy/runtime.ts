@@ -154,6 +154,44 @@ export class RuntimeClient {
     return this.#parsed(cmd, await this.#ask(cmd), parseServersState);
   }
 
+  /** Opens (or updates) the transaction for `file` with new content; commitSslCert makes it live. */
+  async setSslCert(file: string, pem: string): Promise<void> {
+    await this.#expect(`set ssl cert ${token('certificate file', file)}`, SSL_SET_OK, pem);
+  }
+
+  async commitSslCert(file: string): Promise<void> {
+    await this.#expect(`commit ssl cert ${token('certificate file', file)}`, SSL_COMMIT_OK);
+  }
+
+  /** Drops an open transaction; "nothing to abort" counts as done. */
+  async abortSslCert(file: string): Promise<void> {
+    await this.#expect(`abort ssl cert ${token('certificate file', file)}`, SSL_ABORT_OK);
+  }
+
+  /** An empty certificate store for `file`, to fill with set + commit before a crt-list entry uses it. */
+  async newSslCert(file: string): Promise<void> {
+    await this.#expect(`new ssl cert ${token('certificate file', file)}`, SSL_NEW_OK);
+  }
+
+  async delSslCert(file: string): Promise<void> {
+    await this.#expect(`del ssl cert ${token('certificate file', file)}`, SSL_DEL_OK);
+  }
+
+  /** Adds `file` to a crt-list with its SNI filter (the payload form: the one-line form takes no filter). */
+  async addCrtListEntry(crtList: string, file: string, sni: string): Promise<void> {
+    await this.#expect(`add ssl crt-list ${token('crt-list', crtList)}`, CRTLIST_ADD_OK, `${token('certificate file', file)} ${token('SNI filter', sni)}`);
+  }
+
+  async delCrtListEntry(crtList: string, file: string): Promise<void> {
+    await this.#expect(`del ssl crt-list ${token('crt-list', crtList)} ${token('certificate file', file)}`, CRTLIST_DEL_OK);
+  }
+
+  /** The live certificate of `file`: its serial and status ("Used", "Unused"). */
+  async showSslCert(file: string): Promise<SslCertInfo> {
+    const cmd = `show ssl cert ${token('certificate file', file)}`;
+    return this.#parsed(cmd, await this.#ask(cmd), parseSslCert);
+  }
+
   async showStat(): Promise<StatRow[]> {
     const cmd = 'show stat';
     return this.#parsed(cmd, await this.#ask(cmd), parseStat);
@@ -179,6 +217,31 @@ export class RuntimeClient {
     return ok;
   }
 
+  /** Sends `cmd`, with a payload when given, and accepts only an answer matching `ok`. */
+  async #expect(cmd: string, ok: RegExp, payload?: string): Promise<void> {
+    const raw = await (payload === undefined ? this.#ask(cmd) : this.#askWithPayload(cmd, payload));
+    const answer = withoutPayloadPrompts(raw);
+    if (!this.#judged(ok.test(answer))) throw this.#rejected(cmd, answer);
+  }
+
+  /**
+   * A command with a payload (`cmd <<`, the lines, then an empty line). The
+   * empty line ends the payload, so a payload holding one would be cut
+   * short and the rest read as commands: refused here.
+   */
+  #askWithPayload(cmd: string, payload: string): Promise<string> {
+    const body = payload.replace(/\n+$/, '');
+    if (body === '' || /\n\s*\n/.test(body) || body.includes('\r')) {
+      return Promise.reject(invalid('payload', `(${body.split('\n').length} lines)`, 'must be non-empty lines without blank lines or carriage returns'));
+    }
+    try {
+      checkCommand(cmd);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#enqueue(`${cmd} <<\n${body}\n`);
+  }
+
   async #expectEmpty(cmd: string): Promise<void> {
     const answer = await this.#ask(cmd);
     if (!this.#judged(answer === '')) throw this.#rejected(cmd, answer);
@@ -192,6 +255,8 @@ export class RuntimeClient {
   }
 
   #rejected(cmd: string, answer: string): HaproxyError {
+    // A payload may hold a key: only the command line itself is ever shown.
+    cmd = cmd.split('\n')[0] ?? cmd;
     const shown = answer === '' ? '(empty answer)' : answer.split('\n').slice(0, 3).join(' | ');
     return new HaproxyError('HAPROXY_COMMAND_FAILED', `HAProxy (${this.socket}) rejected "${cmd}": ${shown}`, {
       socket: this.socket,
@@ -235,7 +300,7 @@ export class RuntimeClient {
     round.forEach((p, i) => {
       const answer = answers[i];
       if (answer !== undefined) p.resolve(answer);
-      else this.#fail(p, this.#cutShort(p.command));
+      else this.#fail(p, this.#cutShort(p.command.split('\n')[0] ?? ''));
     });
   }
 
@@ -322,6 +387,39 @@ const SET_ADDR_PARTS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^IP changed from '[^']*' to '[^']*'$/, 'no need to change the addr'],
   [/^port changed from '[^']*' to '[^']*'$/, 'no need to change the port'],
 ];
+
+// Answers to the certificate commands, by meaning; the wording is the same
+// from 2.6 to 3.2 apart from the dots after "Committing <file>".
+const SSL_SET_OK = /^Transaction (?:created|updated) for certificate \S+!$/;
+const SSL_COMMIT_OK = /^Committing \S+?\.*\nSuccess!$/;
+const SSL_ABORT_OK = /^(?:Transaction aborted for certificate '\S+'!|No ongoing transaction!)$/;
+const SSL_NEW_OK = /^New empty certificate store '\S+'!$/;
+const SSL_DEL_OK = /^Certificate '\S+' deleted!$/;
+const CRTLIST_ADD_OK = /^Inserting certificate '\S+' in crt-list '\S+'\.\nSuccess!$/;
+const CRTLIST_DEL_OK = /^Entry '\S+' deleted in crtlist '\S+'!$/;
+
+export interface SslCertInfo {
+  /** Upper-case hex without leading zeros. */
+  readonly serial: string;
+  readonly status: string;
+  readonly notAfter: string;
+}
+
+/** Before 3.2, HAProxy prompts "+ " for every payload line it reads in prompt mode; the prompts precede the answer. */
+function withoutPayloadPrompts(answer: string): string {
+  return answer.replace(/^(?:\+ )+/, '');
+}
+
+function parseSslCert(answer: string): SslCertInfo | null {
+  const fields = new Map<string, string>();
+  for (const line of lines(answer)) {
+    const colon = line.indexOf(': ');
+    if (colon > 0 && !fields.has(line.slice(0, colon))) fields.set(line.slice(0, colon), line.slice(colon + 2).trim());
+  }
+  const serial = fields.get('Serial');
+  if (!serial || !/^[0-9A-Fa-f]+$/.test(serial)) return null;
+  return { serial: serial.toUpperCase().replace(/^0+(?=.)/, ''), status: fields.get('Status') ?? '', notAfter: fields.get('notAfter') ?? '' };
+}
 
 const NAME = /^[A-Za-z0-9_.:-]+$/;
 // Printable ASCII without space: the CLI splits on spaces and ';', and treats '\' as an escape.

@@ -49,6 +49,7 @@ export class Metrics {
   private readonly servers: Gauge<'state'>;
   private readonly flips: Counter<'result'>;
   private readonly driftRepairs: Counter<'kind'>;
+  private readonly certificateExpiry: Gauge<'host'>;
   private readonly haproxyInfo: Gauge<'version'>;
 
   constructor(opts: MetricsOptions) {
@@ -68,6 +69,7 @@ export class Metrics {
     this.syncLatency = histogram('sync_latency_seconds', 'Time from a source change being seen to HAProxy serving it.');
     this.vhosts = new Gauge({ name: `${PREFIX}vhosts`, help: 'Virtual hosts HAProxy serves now.', registers });
     this.servers = new Gauge({ name: `${PREFIX}servers`, help: 'Server slots HAProxy runs now: active (live colour), standby (other colours), spare (free, for Runtime API churn).', labelNames: ['state'], registers });
+    this.certificateExpiry = new Gauge({ name: `${PREFIX}certificate_expiry_timestamp_seconds`, help: 'Unix time at which the certificate HTTPS serves for a vhost expires.', labelNames: ['host'], registers });
     this.flips = new Counter({ name: `${PREFIX}flips_total`, help: 'Colour flips asked through the API, by result.', labelNames: ['result'], registers });
     this.driftRepairs = new Counter({ name: `${PREFIX}drift_repairs_total`, help: 'Differences between HAProxy\'s runtime state and the applied state found and repaired, by kind: map, server_addr, server_state, structure (repaired by reload), restart (HAProxy restarted behind the daemon\'s back).', labelNames: ['kind'], registers });
     this.haproxyInfo = new Gauge({ name: `${PREFIX}haproxy_info`, help: 'Always 1; the running HAProxy release (e.g. 3.0.11) is in the label. Absent until the version is known.', labelNames: ['version'], registers });
@@ -137,6 +139,10 @@ export class Metrics {
   private setServing(applied: AppliedState): void {
     this.vhosts.set(applied.desired.vhosts.length);
     for (const [state, n] of Object.entries(countServers(applied))) this.servers.set({ state }, n);
+    // Hosts that lost their certificate (or their vhost) must not keep a stale expiry.
+    this.certificateExpiry.reset();
+    if (!applied.view.https) return;
+    for (const v of applied.desired.vhosts) if (v.tls) this.certificateExpiry.set({ host: v.host }, Math.floor(v.tls.leaf.notAfter / 1000));
   }
 
   /** Every label value exists from the start, so rate() and absent() work before the first event. */

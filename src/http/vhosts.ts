@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { vhostsHealth, type BackendHealth, type VHostHealth } from '../core/health.ts';
-import type { Problem, VHost } from '../core/model.ts';
+import type { Problem, VHost, VHostTls } from '../core/model.ts';
 import type { AppliedState } from '../core/plan.ts';
 import { errorMessage } from '../errors.ts';
 import type { FlipOutcome, Flipper } from '../fleet/flip.ts';
@@ -78,8 +78,23 @@ export interface VHostView {
   readonly problems: readonly Problem[];
   /** Set while the vhost serves its last good version because its current etcd values are invalid. */
   readonly lastGood: LastGoodView | null;
+  /** The certificate HTTPS serves for this host on this node; null when it is not served over HTTPS. */
+  readonly certificate?: CertificateView | null;
   /** What every live node reports for this vhost. */
-  readonly nodes: readonly { readonly node: string; readonly revision: number; readonly active: string | null }[];
+  readonly nodes: readonly { readonly node: string; readonly revision: number; readonly active: string | null; readonly certificateSerial?: string | null }[];
+}
+
+/** Facts about a served certificate; never any of its key. */
+export interface CertificateView {
+  readonly source: string;
+  readonly serial: string;
+  readonly names: readonly string[];
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** Subjects of the chain sent after the leaf. */
+  readonly chain: readonly string[];
+  /** The certificate named now was refused; this last good one still serves. */
+  readonly kept: boolean;
 }
 
 export interface VHostsView {
@@ -167,9 +182,10 @@ export async function vhostsView(deps: VHostsApiDeps): Promise<VHostsView> {
   const [read, fleet] = await Promise.all([deps.readStats(), fleetNodes(deps)]);
   const health = applied ? vhostsHealth(applied, read.stats) : [];
   const hosts = new Set([...health.map((v) => v.host), ...problems.flatMap((p) => (p.host ? [p.host] : []))]);
+  const tls = new Map(applied?.view.https ? applied.desired.vhosts.map((v) => [v.host, v.tls ?? null]) : []);
   const vhosts = [...hosts].sort().map((host) => {
     const lastGood = lastGoodView(applied?.desired.vhosts.find((v) => v.host === host));
-    return { ...vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes), lastGood };
+    return { ...vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes, tls.get(host) ?? null), lastGood };
   });
   return {
     node: deps.node,
@@ -196,14 +212,27 @@ function applyView(r: SyncReport): ApplyView {
   };
 }
 
-function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[]): Omit<VHostView, 'lastGood'> {
+function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[], tls: VHostTls | null): Omit<VHostView, 'lastGood'> {
   return {
     host,
     active: health?.active ?? null,
     revision: health?.revision ?? null,
     backends: (health?.backends ?? []).map((b) => ({ ...b, live: b.colour === health?.active })),
     problems: problems.filter((p) => p.host === host),
-    nodes: nodes.map((n) => ({ node: n.node, revision: n.revision, active: n.vhosts[host]?.active ?? null })),
+    certificate: tls && certificateView(tls),
+    nodes: nodes.map((n) => ({ node: n.node, revision: n.revision, active: n.vhosts[host]?.active ?? null, certificateSerial: n.vhosts[host]?.certificateSerial ?? null })),
+  };
+}
+
+function certificateView(tls: VHostTls): CertificateView {
+  return {
+    source: tls.source,
+    serial: tls.leaf.serial,
+    names: tls.leaf.names,
+    notBefore: new Date(tls.leaf.notBefore).toISOString(),
+    notAfter: new Date(tls.leaf.notAfter).toISOString(),
+    chain: tls.chain,
+    kept: tls.kept,
   };
 }
 

@@ -9,9 +9,10 @@ import type { Logger } from 'pino';
 import { buildDesired } from '../core/desired.ts';
 import { describeDrift, findDrift, type Drift, type DriftKind, type LiveState } from '../core/drift.ts';
 import { sameRecords } from '../core/last-good.ts';
+import { mergeCertificates } from '../core/tls.ts';
 import { formatDuration, Outage } from '../core/outage.ts';
 import { keptSlots, type KeptSlots } from '../core/server-state.ts';
-import type { DesiredState, EtcdSnapshot, LastGoodRecords, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
+import type { CertificatesSnapshot, DesiredState, EtcdSnapshot, LastGoodRecords, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
 import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
 import { renderView, templateView } from '../core/render.ts';
 import { layoutSlots, shrinkLayout, type Layout } from '../core/slots.ts';
@@ -27,6 +28,8 @@ export interface ReconcilerDeps {
   readonly etcd: Source<EtcdSnapshot>;
   readonly services: readonly Source<ServicesSnapshot>[];
   readonly templates: Source<TemplatesSnapshot>;
+  /** Certificate sources (Secrets, files); none: vhosts naming a certificate are told no source is configured. */
+  readonly certificates?: readonly Source<CertificatesSnapshot>[];
   readonly settings: RenderSettings;
   /** `kept`: the slots whose HAProxy state (health, DRAIN) may carry over the reload. */
   readonly reload: (rendered: Rendered, kept: KeptSlots) => Promise<ReloadOutcome>;
@@ -162,7 +165,8 @@ export class Reconciler {
     const inputs = this.gather();
     if (!inputs) return {};
     if (!this.loaded) await this.loadState();
-    const desired = buildDesired(inputs.etcd, inputs.services, this.lastGood, this.now());
+    const tls = { certificates: inputs.certificates, nowMs: Date.now(), previous: this.appliedState?.desired ?? null };
+    const desired = buildDesired(inputs.etcd, inputs.services, this.lastGood, this.now(), tls);
     this.noteProblems([...desired.problems, ...this.stateProblems]);
     const outcome = await this.applyDesired(desired, inputs.templates, started);
     if (this.report?.ok && this.appliedState?.desired === desired) await this.remember(desired.lastGood ?? {});
@@ -323,18 +327,22 @@ export class Reconciler {
     }
   }
 
-  private gather(): { etcd: EtcdSnapshot; services: ServicesSnapshot[]; templates: TemplatesSnapshot } | null {
+  private gather(): { etcd: EtcdSnapshot; services: ServicesSnapshot[]; templates: TemplatesSnapshot; certificates: CertificatesSnapshot | null } | null {
     const etcd = this.deps.etcd.snapshot();
     const templates = this.deps.templates.snapshot();
     const services = this.deps.services.map((s) => s.snapshot());
+    const certSources = this.deps.certificates ?? [];
+    const certificates = certSources.map((s) => s.snapshot());
     const waiting = [
       ...(etcd ? [] : ['etcd']),
       ...(templates ? [] : ['templates']),
       ...this.deps.services.filter((_, i) => !services[i]).map((s) => s.name),
+      ...certSources.filter((_, i) => !certificates[i]).map((s) => s.name),
     ];
     this.waitingFor = waiting;
     if (!etcd || !templates || waiting.length > 0) return null;
-    return { etcd, templates, services: services.filter((s): s is ServicesSnapshot => s !== null) };
+    const certs = certificates.filter((c): c is CertificatesSnapshot => c !== null);
+    return { etcd, templates, services: services.filter((s): s is ServicesSnapshot => s !== null), certificates: mergeCertificates(certs) };
   }
 
   private finish(

@@ -12,7 +12,10 @@ export interface KubeAccess {
   readonly inCluster: boolean;
 }
 
-export type ResourceKind = 'services' | 'endpointslices' | 'endpoints';
+export type ResourceKind = 'services' | 'endpointslices' | 'endpoints' | 'secrets';
+
+/** Only TLS Secrets are read: the API server filters them, so no other Secret ever reaches us. */
+export const TLS_SECRET_SELECTOR = 'type=kubernetes.io/tls';
 
 /** One list+watch target: a kind, cluster-wide or in one namespace. */
 export interface Resource {
@@ -20,6 +23,7 @@ export interface Resource {
   readonly namespace: string | null;
   readonly path: string;
   readonly labelSelector: string | undefined;
+  readonly fieldSelector?: string;
   list(kc: KubeConfig): Promise<KubernetesListObject<KubernetesObject>>;
 }
 
@@ -77,6 +81,19 @@ function resource(kind: ResourceKind, namespace: string | null): Resource {
         list: (kc) => {
           const api = kc.makeApiClient(CoreV1Api);
           return namespace === null ? api.listEndpointsForAllNamespaces() : api.listNamespacedEndpoints({ namespace });
+        },
+      };
+    case 'secrets':
+      return {
+        kind,
+        namespace,
+        path: `/api/v1${within}/secrets`,
+        labelSelector: undefined,
+        fieldSelector: TLS_SECRET_SELECTOR,
+        list: (kc) => {
+          const api = kc.makeApiClient(CoreV1Api);
+          const fieldSelector = TLS_SECRET_SELECTOR;
+          return namespace === null ? api.listSecretForAllNamespaces({ fieldSelector }) : api.listNamespacedSecret({ namespace, fieldSelector });
         },
       };
     case 'endpointslices':

@@ -18,7 +18,7 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
 import type { Logger } from 'pino';
 import { Backoff, sleep } from './backoff.ts';
 import type { ApiFailure, Resource } from './kubernetes-api.ts';
-import { SourceHealth } from './source.ts';
+import { SourceHealth, type SourceName } from './source.ts';
 
 export interface WatchedResourceOptions {
   readonly resource: Resource;
@@ -28,6 +28,8 @@ export interface WatchedResourceOptions {
   /** Asked of the server for every watch; a watch silent for twice this long is stalled. */
   readonly watchTimeoutSeconds: number;
   readonly log: Logger;
+  /** The source this resource belongs to, for its status (default "kubernetes"). */
+  readonly sourceName?: SourceName;
 }
 
 /** How often the stall bound is checked. */
@@ -61,6 +63,7 @@ export class WatchedResource {
   constructor(opts: WatchedResourceOptions) {
     this.health = new SourceHealth('kubernetes', opts.log);
     this.opts = opts;
+    this.health = new SourceHealth(opts.sourceName ?? 'kubernetes');
   }
 
   /** "endpointslices in namespace shop", "services (all namespaces)". */
@@ -109,8 +112,8 @@ export class WatchedResource {
   }
 
   private informerFor(attempt: number, kc: KubeConfig, watch: BoundedWatch): ListWatch<KubernetesObject> {
-    const { path, labelSelector } = this.opts.resource;
-    const informer = new ListWatch<KubernetesObject>(path, watch, () => this.relist(attempt, kc), false, labelSelector, undefined, {
+    const { path, labelSelector, fieldSelector } = this.opts.resource;
+    const informer = new ListWatch<KubernetesObject>(path, watch, () => this.relist(attempt, kc), false, labelSelector, fieldSelector, {
       delayFn: (ms) => sleep(ms, this.abort.signal),
     });
     informer.on('add', (o) => this.put(attempt, o));

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { formatDuration, Outage } from '../core/outage.ts';
 
-export type SourceName = 'etcd' | 'kubernetes' | 'static' | 'templates';
+export type SourceName = 'etcd' | 'kubernetes' | 'static' | 'templates' | 'kubernetes-secrets' | 'certificate-files';
 
 export interface SourceStatus {
   readonly name: SourceName;

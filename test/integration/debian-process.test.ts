@@ -34,7 +34,7 @@ function passwdUid(user: string): number {
   return Number(entry.split(':')[2]);
 }
 
-t.test("HAProxy run as Debian runs it: unprivileged chrooted workers, syslog with traffic lines, our error pages; maps, runtime updates and reloads still work", async (t) => {
+t.test("HAProxy run as Debian runs it, its first config kept aside: unprivileged chrooted workers, syslog with traffic lines, our error pages; maps, runtime updates and reloads still work", async (t) => {
   const log = await syslog(t);
   const errors = tmpDir(t);
   for (const code of CODES) {
@@ -46,6 +46,12 @@ t.test("HAProxy run as Debian runs it: unprivileged chrooted workers, syslog wit
   await env.putSpec(HOST, blueGreenSpec());
   await env.startDaemon();
   await env.until(HOST, { body: 'blue' });
+
+  const backup = `${env.paths.config}.before-haproxy-sync`;
+  const kept = readFileSync(backup, 'utf8');
+  t.match(kept, /stats socket/, 'the config HAProxy started with is kept');
+  t.notMatch(kept, /rendered by haproxy-sync/);
+  t.ok(env.logs.some((l) => l['backup'] === backup && l['level'] === 'warn'), 'and the log says where');
 
   const proc = await new MasterClient({ socket: env.paths.master }).showProc();
   t.ok(proc.workers.length > 0);
@@ -66,4 +72,5 @@ t.test("HAProxy run as Debian runs it: unprivileged chrooted workers, syslog wit
   await env.until('empty.example.com', { status: 503 });
   t.ok(await env.reloads() > reloads, 'a new vhost reloads');
   t.match((await env.get('empty.example.com')).body, /^error page 503 of this host/, 'a vhost without servers answers with the configured error page');
+  t.equal(readFileSync(backup, 'utf8'), kept, 'later reloads leave the kept copy alone');
 });

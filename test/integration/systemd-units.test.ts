@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { BIN } from '../helpers/env.ts';
 import { tmpDir, type Teardown } from '../helpers/tmp.ts';
 
 const UNITS = join(import.meta.dirname, '../../systemd');
@@ -24,22 +25,24 @@ function analyze(args: readonly string[]): Run {
 /**
  * The units in a fresh folder, as systemd would find them: Debian's
  * haproxy.service with our drop-in in haproxy.service.d/. verify insists
- * that ExecStart's program exists, and the operator's Node 24 lives at
- * /usr/bin/node on an LB host but not necessarily here: the copy points at
- * the Node 24 running this test. Nothing else is changed.
+ * that ExecStart's program exists, and the package's /usr/bin/haproxy-sync
+ * is not installed here: the copy points at a stand-in that runs this
+ * checkout with the Node 24 running this test. Nothing else is changed.
  */
 function stage(t: Teardown, dropIn = readFileSync(DROP_IN, 'utf8')): string {
   const dir = tmpDir(t);
   mkdirSync(join(dir, 'haproxy.service.d'));
+  const standIn = join(dir, 'haproxy-sync');
+  writeFileSync(standIn, `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`, { mode: 0o755 });
   const service = readFileSync(SERVICE, 'utf8');
-  writeFileSync(join(dir, 'haproxy-sync.service'), service.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+  writeFileSync(join(dir, 'haproxy-sync.service'), service.replace(/^ExecStart=\/usr\/bin\/haproxy-sync /m, `ExecStart=${standIn} `));
   writeFileSync(join(dir, 'haproxy.service.d/haproxy-sync.conf'), dropIn);
   copyFileSync(DEBIAN_HAPROXY_UNIT, join(dir, 'haproxy.service'));
   return dir;
 }
 
 t.test('systemd-analyze verify passes on haproxy-sync.service and on haproxy.service with the drop-in, without a warning', async (t) => {
-  t.match(readFileSync(SERVICE, 'utf8'), /^ExecStart=\/usr\/bin\/node \/opt\/haproxy-sync\/bin\/haproxy-sync\.js run --config \/etc\/haproxy-sync\/config\.yaml$/m, 'the unit runs the installed daemon with the system Node');
+  t.match(readFileSync(SERVICE, 'utf8'), /^ExecStart=\/usr\/bin\/haproxy-sync run --config \/etc\/haproxy-sync\/config\.yaml$/m, 'the unit runs the packaged command');
   const dir = stage(t);
   const r = analyze(['verify', join(dir, 'haproxy-sync.service'), join(dir, 'haproxy.service')]);
   t.equal(r.status, 0, r.output);

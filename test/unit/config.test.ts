@@ -49,6 +49,7 @@ t.test('an empty file gives the documented defaults', async (t) => {
     etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: '/haproxy-sync/', tls: null, auth: null },
     kubernetes: null,
     static: null,
+    tls: null,
     haproxy: {
       binary: 'haproxy',
       config: '/etc/haproxy/haproxy.cfg',
@@ -56,6 +57,8 @@ t.test('an empty file gives the documented defaults', async (t) => {
       masterSocket: '/run/haproxy-master.sock',
       adminSocket: '/run/haproxy/admin.sock',
       bind: [':80'],
+      bindTls: [],
+      certsDir: '/etc/haproxy/certs',
       spareSlots: 4,
       resyncSeconds: 30,
       user: 'haproxy',
@@ -109,7 +112,7 @@ log:
   level: info
 `);
   t.equal(c.node, 'lb-1');
-  t.strictSame(c.kubernetes, { kubeconfig: '/etc/haproxy-sync/kubeconfig', inCluster: false, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25 });
+  t.strictSame(c.kubernetes, { kubeconfig: '/etc/haproxy-sync/kubeconfig', inCluster: false, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25, secretNamespaces: [] });
   t.strictSame(c.static, { file: '/etc/haproxy-sync/services.yaml' });
   t.equal(c.templates, null);
 });
@@ -147,7 +150,7 @@ t.test('environment variables override the file', async (t) => {
   t.strictSame(c.etcd.endpoints, ['http://10.0.0.1:2379', 'http://10.0.0.2:2379']);
   t.equal(c.haproxy.spareSlots, 7);
   t.equal(c.log.level, 'debug');
-  t.strictSame(c.kubernetes, { kubeconfig: null, inCluster: true, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25 }, 'a variable can open an optional section');
+  t.strictSame(c.kubernetes, { kubeconfig: null, inCluster: true, namespaces: [], endpoints: 'slices', watchTimeoutSeconds: 25, secretNamespaces: [] }, 'a variable can open an optional section');
 });
 
 t.test('flags override the environment and the file', async (t) => {

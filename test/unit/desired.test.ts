@@ -144,7 +144,7 @@ t.test('a bad spec leaves out only its own vhost', async (t) => {
     code: 'SPEC_INVALID',
     host: 'b.example.com',
     source: 'etcd key /haproxy-sync/vhosts/b.example.com/spec',
-    message: 'helth: unknown field (allowed: backends, default, health, balance)',
+    message: 'helth: unknown field (allowed: backends, default, health, balance, tls, redirect, hsts)',
   });
   t.match(d.problems[1], { code: 'SPEC_INVALID', host: 'c.example.com', source: 'etcd key /haproxy-sync/vhosts/c.example.com/spec', message: /^not valid JSON \(/ });
 });

@@ -49,7 +49,7 @@ t.test('several backends without default: the default is required', async (t) =>
 });
 
 t.test('unknown fields are rejected with the field named', async (t) => {
-  t.equal(parse({ backends: one, helth: { path: '/' } }), 'helth: unknown field (allowed: backends, default, health, balance)');
+  t.equal(parse({ backends: one, helth: { path: '/' } }), 'helth: unknown field (allowed: backends, default, health, balance, tls, redirect, hsts)');
   t.equal(
     parse({ backends: { blue: { serivce: 'shop/web', port: 'http' } } }),
     'backends.blue.serivce: unknown field (allowed: service, port)',
@@ -160,4 +160,22 @@ t.test('a parsed spec lists backends in colour order whatever the JSON order', a
   const b = parseSpec('{"default":"blue","backends":{"blue":{"service":"a/b","port":"http"},"green":{"service":"a/g","port":"http"}}}');
   t.strictSame(a, b);
   t.strictSame(typeof a === 'string' ? a : Object.keys(a.backends), ['blue', 'green']);
+});
+
+t.test('tls names a Secret or a bare file; redirect and hsts need it', async (t) => {
+  t.strictSame(parse({ backends: one, tls: { secret: 'shop/shop-tls' }, redirect: true, hsts: 31536000 }), {
+    backends: one, default: 'blue', health: { path: null, minReady: 1 }, balance: 'roundrobin',
+    tls: { kind: 'secret', namespace: 'shop', name: 'shop-tls' }, redirect: true, hsts: 31536000,
+  });
+  t.match(parse({ backends: one, tls: { file: 'shop.pem' } }), { tls: { kind: 'file', name: 'shop.pem' }, redirect: false });
+  t.equal(parse({ backends: one, tls: { file: '../etc/shadow' } }), 'tls.file: "../etc/shadow" must be a bare file name (letters, digits, ".", "_", "-"; no "/" and no "..")');
+  t.equal(parse({ backends: one, tls: { file: '.hidden' } }), 'tls.file: ".hidden" must be a bare file name (letters, digits, ".", "_", "-"; no "/" and no "..")');
+  t.equal(parse({ backends: one, tls: { secret: 'shop' } }), 'tls.secret: secret "shop" must be "namespace/name" (lower-case DNS labels)');
+  t.equal(parse({ backends: one, tls: {} }), 'tls: name exactly one of secret ("namespace/name") or file ("name.pem")');
+  t.equal(parse({ backends: one, tls: { secret: 'a/b', file: 'c.pem' } }), 'tls: name exactly one of secret ("namespace/name") or file ("name.pem")');
+  t.equal(parse({ backends: one, tls: { secret: 'a/b', key: 'x' } }), 'tls.key: unknown field (allowed: secret, file)');
+  t.equal(parse({ backends: one, redirect: true }), 'redirect: needs a tls certificate (HTTPS) to redirect to');
+  t.equal(parse({ backends: one, hsts: 10 }), 'hsts: needs a tls certificate (the header is sent over HTTPS only)');
+  t.equal(parse({ backends: one, tls: { file: 'a.pem' }, hsts: -1 }), 'hsts: must be a max-age in whole seconds from 0 to 126144000');
+  t.equal(parse({ backends: one, tls: { file: 'a.pem' }, redirect: 'yes' }), 'redirect: must be true or false');
 });

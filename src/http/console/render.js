@@ -11,6 +11,7 @@ import { when } from './time.js';
 /** @typedef {import('./types.js').VHostsView} VHostsView */
 /** @typedef {import('./types.js').VHost} VHost */
 /** @typedef {import('./types.js').Backend} Backend */
+/** @typedef {import('./types.js').Certificate} Certificate */
 /** @typedef {import('./types.js').History} History */
 /** @typedef {import('./types.js').LedgerEntry} LedgerEntry */
 /** @typedef {(host: string, from: string, to: string) => void} OnFlip */
@@ -52,9 +53,27 @@ function vhostCard(v, view, history, actions) {
     { class: 'vhost', 'data-host': v.host, 'aria-labelledby': `vh-${v.host}` },
     h('h3', { id: `vh-${v.host}` }, v.host, ' ', live ? h('span', { class: `badge live c-${colourClass(live)}` }, `live: ${live}`) : h('span', { class: 'badge bad' }, 'not served')),
     v.problems.length > 0 ? h('ul', { class: 'problems' }, ...v.problems.map((p) => h('li', { class: 'problem' }, h('strong', {}, `${p.code} `), h('code', {}, p.source), `: ${p.message}`))) : null,
+    v.certificate ? certificateLine(v.certificate) : null,
     h('div', { class: 'colours' }, ...v.backends.map((b) => colourPanel(v, b, actions.onFlip))),
     fleetLine(v, view),
     ledger(v.host, history, actions),
+  );
+}
+
+/** The certificate HTTPS serves: serial, expiry (with days left, a warning under 14), where it comes from. */
+/** @param {Certificate} c */
+function certificateLine(c) {
+  const days = Math.floor((Date.parse(c.notAfter) - Date.now()) / 86400000);
+  const soon = days < 14;
+  return h(
+    'p',
+    { class: 'certificate' },
+    'HTTPS certificate ',
+    h('code', {}, c.serial),
+    ` · expires ${c.notAfter.slice(0, 10)} (${days < 0 ? 'expired' : `in ${days} days`}) `,
+    soon ? h('span', { class: 'badge bad' }, 'expires soon') : null,
+    c.kept ? h('span', { class: 'badge bad' }, 'last good kept') : null,
+    ` · ${c.source}`,
   );
 }
 
@@ -98,7 +117,16 @@ function statusText(up, pending, status) {
 function fleetLine(v, view) {
   const items = v.nodes.map((n) => {
     const behind = n.active !== v.active || n.revision < (v.revision ?? 0);
-    return h('li', { class: behind ? 'behind' : 'in-step' }, h('strong', {}, n.node), `: ${n.active ?? 'nothing'}`, behind ? h('span', { class: 'badge bad' }, 'behind') : h('span', { class: 'badge ok' }, 'in step'));
+    // A node serving another certificate than this one is named, so a fleet split by a renewal shows.
+    const otherCert = v.certificate && n.certificateSerial !== undefined && n.certificateSerial !== v.certificate.serial;
+    return h(
+      'li',
+      { class: behind ? 'behind' : 'in-step' },
+      h('strong', {}, n.node),
+      `: ${n.active ?? 'nothing'}`,
+      behind ? h('span', { class: 'badge bad' }, 'behind') : h('span', { class: 'badge ok' }, 'in step'),
+      otherCert ? h('span', { class: 'badge bad' }, `certificate ${n.certificateSerial ?? 'none'}`) : null,
+    );
   });
   return h('div', { class: 'fleet' }, h('h4', {}, 'Load balancers'), items.length > 0 ? h('ul', {}, ...items) : h('p', {}, `No live node keys (this node: ${view.node}).`));
 }

@@ -7,7 +7,8 @@
 /** @typedef {{ name: string, address: string, status: string, check: string, up: boolean, pending: boolean }} Server */
 /** @typedef {{ colour: string, name: string, service: string, port: string, healthPath: string | null, minReady: number, ready: number, up: number, servers: Server[], live: boolean }} Backend */
 /** @typedef {{ code: string, source: string, message: string, host?: string }} Problem */
-/** @typedef {{ host: string, active: string | null, revision: number | null, backends: Backend[], problems: Problem[], nodes: { node: string, revision: number, active: string | null }[] }} VHost */
+/** @typedef {{ source: string, serial: string, names: string[], notBefore: string, notAfter: string, chain: string[], kept: boolean }} Certificate */
+/** @typedef {{ host: string, active: string | null, revision: number | null, backends: Backend[], problems: Problem[], certificate?: Certificate | null, nodes: { node: string, revision: number, active: string | null, certificateSerial?: string | null }[] }} VHost */
 /** @typedef {{ node: string, revision: number, configHash: string | null, appliedAt: string | null }} NodeInfo */
 /** @typedef {{ at: string, ok: boolean, mode: string | null, reason: string, durationMs: number, revision: number, code: string | null, message: string | null }} Apply */
 /** @typedef {{ node: string, revision: number, vhosts: VHost[], problems: Problem[], nodes: NodeInfo[], errors: string[], applies: Apply[] }} VHostsView */
