@@ -46,12 +46,15 @@ export interface Config {
     /** Where the crt-list, the vhosts' certificates and the default certificate are written for HAProxy. */
     readonly certsDir: string;
     readonly spareSlots: number;
+    /** How often HAProxy's runtime state is compared with what was applied; 0 turns it off. */
+    readonly resyncSeconds: number;
     readonly user: string;
     readonly group: string;
     readonly chroot: string;
     readonly log: string;
     readonly errorfiles: string;
   };
+  readonly state: { readonly dir: string };
   readonly templates: string | null;
   readonly sync: { readonly debounceMs: number; readonly maxDelayMs: number };
   readonly api: { readonly listen: string; readonly tokenFile: string | null };
@@ -100,6 +103,8 @@ const FIELDS: readonly Field[] = [
   { path: 'haproxy.bindTls', kind: 'strings', check: (v: string[]) => (v.length === 0 ? null : checkBind(v)) },
   { path: 'haproxy.certsDir', kind: 'path', check: safeWord },
   { path: 'haproxy.spareSlots', kind: 'int', check: (v: number) => (v >= 0 && v <= 1000 ? null : 'must be a whole number from 0 to 1000') },
+  { path: 'haproxy.resyncSeconds', kind: 'int', check: (v: number) => (v >= 0 && v <= 86400 ? null : 'must be 0 (off) to 86400') },
+  { path: 'state.dir', kind: 'path', check: safeWord },
   { path: 'haproxy.user', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, accountName) },
   { path: 'haproxy.group', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, accountName) },
   { path: 'haproxy.chroot', kind: 'string', allowEmpty: true, check: (v: string) => offOr(v, absoluteWord) },
@@ -132,6 +137,7 @@ function defaults(): Record<string, unknown> {
       bindTls: [],
       certsDir: '/etc/haproxy/certs',
       spareSlots: 4,
+      resyncSeconds: 30,
       // As Debian's haproxy package runs HAProxy; '' turns a part off.
       user: 'haproxy',
       group: 'haproxy',
@@ -139,6 +145,7 @@ function defaults(): Record<string, unknown> {
       log: '/dev/log',
       errorfiles: '/etc/haproxy/errors',
     },
+    state: { dir: '/var/lib/haproxy-sync' },
     templates: null,
     sync: { debounceMs: 50, maxDelayMs: 1000 },
     api: { listen: '127.0.0.1:9180', tokenFile: null },

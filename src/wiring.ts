@@ -3,6 +3,7 @@
  * commands (render, check) use the same sources, so what `render` prints is
  * what the daemon would apply.
  */
+import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { bindWords, tlsBindWords, type Config } from './config.ts';
@@ -45,9 +46,15 @@ export function createSources(config: Config, log: Logger, extraServices: readon
   return { etcdClient, etcd, services, templates, certificates, all: [etcd, ...services, templates, ...certificates] };
 }
 
+/** HAProxy's server-state file, in the state directory. */
+export function serverStateFile(config: Config): string {
+  return join(config.state.dir, 'server-state');
+}
+
 export function renderSettings(config: Config): RenderSettings {
   return {
     node: config.node,
+    serverStateFile: serverStateFile(config),
     adminSocket: config.haproxy.adminSocket,
     mapsDir: config.haproxy.mapsDir,
     bind: bindWords(config),

@@ -30,7 +30,7 @@ export async function renderOnce(config: Config, log: Logger, mapsDir = config.h
     if (!etcd || !templates) throw new Error('sources reported synced without a snapshot');
     const services = sources.services.map((s) => s.snapshot()).filter((s): s is ServicesSnapshot => s !== null);
     const certificates = mergeCertificates(sources.certificates.map((s) => s.snapshot()).filter((s): s is CertificatesSnapshot => s !== null));
-    const desired = buildDesired(etcd, services, { certificates, nowMs: Date.now(), previous: null });
+    const desired = buildDesired(etcd, services, {}, 0, { certificates, nowMs: Date.now(), previous: null });
     const base = renderSettings(config);
     const settings = { ...base, mapsDir, tls: base.tls ? { ...base.tls, certsDir } : null };
     const layout = layoutSlots(desired.vhosts.flatMap((v) => v.backends), settings.spareSlots, null);

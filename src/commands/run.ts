@@ -1,4 +1,5 @@
 /** `haproxy-sync run`: the daemon. */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { ServicesSnapshot } from '../core/model.ts';
@@ -8,6 +9,10 @@ import { Fleet } from '../fleet/fleet.ts';
 import { MasterClient } from '../haproxy/master.ts';
 import { RuntimeClient } from '../haproxy/runtime.ts';
 import { RuntimeApplier } from '../haproxy/runtime-apply.ts';
+import { sweepStaged } from '../haproxy/files.ts';
+import { readLive } from '../haproxy/live.ts';
+import { HOSTS_MAP, WILDCARDS_MAP } from '../core/render.ts';
+import { lastGoodStore } from '../state/last-good-store.ts';
 import { serverStatsReader } from '../haproxy/server-stats.ts';
 import { isSupported, OLDEST_SUPPORTED, readVersion, type HaproxyVersion } from '../haproxy/version.ts';
 import { readApiToken } from '../http/auth.ts';
@@ -23,7 +28,7 @@ import { Trigger } from '../reconcile/trigger.ts';
 import type { Source } from '../sources/source.ts';
 import { errorCode, errorMessage } from '../errors.ts';
 import { VERSION } from '../version.ts';
-import { createSources, renderSettings, stopSources } from '../wiring.ts';
+import { createSources, renderSettings, serverStateFile, stopSources } from '../wiring.ts';
 
 export const RUN_HELP = `Usage: haproxy-sync run [--config FILE] [options]
 
@@ -80,31 +85,37 @@ export interface DaemonOptions {
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   const token = config.api.tokenFile ? readApiToken(config.api.tokenFile) : null;
   const sources = createSources(config, log, opts.services);
-  const metrics = new Metrics({ version: VERSION, sources: () => sources.all.map((s) => s.status()) });
+  const metrics: Metrics = new Metrics({
+    version: VERSION,
+    sources: () => sources.all.map((s) => s.status()),
+    problems: () => ({ problems: reconciler.problems(), lastGood: reconciler.lastKnown()?.desired.vhosts.filter((v) => v.lastGood).length ?? 0 }),
+  });
   const onCommand = (ok: boolean): void => metrics.runtimeCommand(ok);
   const noteVersion = versionReporter(log, metrics);
   const master = new MasterClient({ socket: config.haproxy.masterSocket, onVersion: (v) => noteVersion(v, 'master CLI') });
+  const admin = new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand });
   const applier = new ReloadApplier(
-    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir },
+    { binary: config.haproxy.binary, config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, serverStateFile: serverStateFile(config), certsDir: config.haproxy.certsDir },
     master,
     {
       ...metrics.reloadHooks(),
       onBackup: (file, backup) => log.warn({ file, backup }, `haproxy-sync replaces ${file} from now on; the config that was there is kept in ${backup}`),
     },
+    () => admin.command('show servers state'),
   );
-  const runtime = new RuntimeApplier(
-    { config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir },
-    new RuntimeClient({ socket: config.haproxy.adminSocket, onCommand }),
-  );
-  const reconciler = new Reconciler({
+  const runtime = new RuntimeApplier({ config: config.haproxy.config, mapsDir: config.haproxy.mapsDir, certsDir: config.haproxy.certsDir }, admin);
+  await sweepCrashLeftovers(config, log);
+  const reconciler: Reconciler = new Reconciler({
     etcd: sources.etcd,
     services: sources.services,
     templates: sources.templates,
     certificates: sources.certificates,
     settings: renderSettings(config),
-    reload: (rendered) => applier.apply(rendered),
+    reload: (rendered, kept) => applier.apply(rendered, kept),
     runsAlready: (rendered) => runsAlready(config.haproxy, rendered, () => master.showProc()),
     runtime: (ops, target) => runtime.apply(ops, target),
+    lastGood: lastGoodStore(config.state.dir),
+    readLive: () => readLive(admin, master, config.haproxy, [HOSTS_MAP, WILDCARDS_MAP]),
     log,
     observer: combineObservers(metrics.reconcileObserver(), { onSynced: (report) => fleet.synced(report) }),
   });
@@ -131,12 +142,19 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const http = await startHttpServer(config.api.listen, [...healthRoutes(sources.all, reconciler), metrics.route(), ...fleet.routes, ...consoleRoutes()], log);
   fleet.start();
   for (const source of sources.all) source.start(() => trigger.poke());
+  const resync = config.haproxy.resyncSeconds > 0
+    ? setInterval(() => {
+        reconciler.requestResync();
+        trigger.poke();
+      }, config.haproxy.resyncSeconds * 1000)
+    : null;
   log.info({ node: config.node, api: config.api.listen, haproxyConfig: config.haproxy.config, version: VERSION }, 'haproxy-sync started');
   return {
     reconciler,
     metrics,
     http,
     async stop() {
+      if (resync) clearInterval(resync);
       // The trigger schedules nothing more and waits for an apply in flight while the watchers close;
       // the node key goes before the etcd client closes: a cleanly stopped node must not be waited for by flips.
       // Deleting the key is a courtesy (it expires with its lease): an unreachable etcd must not eat the stop deadline.
@@ -144,6 +162,19 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       await http.close();
     },
   };
+}
+
+/** Staged files a crash left next to the HAProxy config, the maps and the state. */
+async function sweepCrashLeftovers(config: Config, log: Logger): Promise<void> {
+  const paths = [config.haproxy.config, serverStateFile(config), join(config.haproxy.mapsDir, HOSTS_MAP), join(config.haproxy.mapsDir, WILDCARDS_MAP)];
+  for (const path of paths) {
+    try {
+      const swept = await sweepStaged(path);
+      if (swept.length > 0) log.info({ files: swept }, 'removed temporary files left by an earlier crash');
+    } catch (err) {
+      log.warn({ path, err: errorMessage(err) }, 'cannot look for temporary files left by an earlier crash');
+    }
+  }
 }
 
 /** Logs and exports the HAProxy version each time it changes (first read, upgrade). */

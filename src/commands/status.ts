@@ -34,7 +34,7 @@ export function formatStatus(view: VHostsView): string {
   const nodes = view.nodes.map((n) => n.node);
   const vhostRows = view.vhosts.map((v) => [
     v.host,
-    v.active ?? '-',
+    v.active === null ? '-' : v.lastGood ? `${v.active} (last good since ${v.lastGood.since})` : v.active,
     v.backends.map(colourCell).join('  ') || '-',
     ...nodes.map((node) => v.nodes.find((n) => n.node === node)?.active ?? '-'),
   ]);
@@ -44,6 +44,7 @@ export function formatStatus(view: VHostsView): string {
     view.vhosts.length === 0 ? 'no vhosts\n' : columns([['VHOST', 'LIVE', 'UP/READY PER COLOUR', ...nodes], ...vhostRows]),
     '\n',
     nodeRows.length === 0 ? 'no live nodes in etcd\n' : columns([['NODE', 'REVISION', 'CONFIG', 'APPLIED AT'], ...nodeRows]),
+    view.haproxy?.known === false ? `\nwhat HAProxy runs is unknown since ${view.haproxy.unknownSince}; shown: the last known state\n` : '',
     problems.length > 0 ? `\nproblems:\n${problems.join('\n')}\n` : '',
     view.errors.length > 0 ? `\nincomplete answer:\n${view.errors.map((e) => `  ${e}`).join('\n')}\n` : '',
   ].join('');

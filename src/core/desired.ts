@@ -3,7 +3,8 @@
  * never an event, so the same snapshots always give the same result. A bad
  * value disables only the vhost it belongs to, and is returned as a problem.
  */
-import type { Backend, DesiredState, Endpoint, EtcdSnapshot, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostSpec } from './model.ts';
+import { decideVHost, type CurrentVHost } from './last-good.ts';
+import type { Backend, DesiredState, Endpoint, EtcdSnapshot, LastGoodEntry, LastGoodInputs, LastGoodRecords, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostSpec } from './model.ts';
 import { vhostTls, type TlsInput } from './tls.ts';
 import { parseSpec } from './spec.ts';
 import { checkColour, checkHost, printable } from './validate.ts';
@@ -13,18 +14,56 @@ interface HostKeys {
   active?: { key: string; value: string; modRevision: number };
 }
 
-/** `tls`: the certificates, the time to judge them at, and what served before (a refused certificate keeps the last good one). */
-export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], tls?: TlsInput): DesiredState {
+type TlsFor = (spec: VHostSpec, source: string) => VHost['tls'];
+
+/**
+ * `lastGood`: the last good etcd values per vhost, served in place of
+ * invalid current ones; `now` dates a vhost's first fall back to them.
+ * `tls`: the certificates, the time to judge them at, and what served before
+ * (a refused certificate keeps the last good one).
+ */
+export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], lastGood: LastGoodRecords = {}, now = 0, tls?: TlsInput): DesiredState {
   const problems: Problem[] = sources.flatMap((s) => s.problems);
   const services = mergeServices(sources);
   const hosts = groupByHost(etcd, problems);
   const vhosts: VHost[] = [];
+  const remembered: Record<string, LastGoodEntry> = {};
   const previous = new Map((tls?.previous?.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
   for (const [host, keys] of [...hosts].sort(([a], [b]) => compareText(a, b))) {
-    const vhost = buildVHost(host, keys, etcd.prefix, services, problems, (spec, source) => vhostTls(host, spec, source, tls, previous.get(host) ?? null, problems));
-    if (vhost) vhosts.push(vhost);
+    // Certificate problems belong to the version that serves, current or last good.
+    const tlsFor: TlsFor = (spec, source) => vhostTls(host, spec, source, tls, previous.get(host) ?? null, problems);
+    const current = currentVHost(host, keys, etcd.prefix, services, problems, tlsFor);
+    const rebuild = (inputs: LastGoodInputs): VHost | Problem[] => rebuildVHost(host, inputs, etcd.prefix, services, tlsFor);
+    const decision = decideVHost(current, Object.hasOwn(lastGood, host) ? lastGood[host] : undefined, rebuild, now);
+    problems.push(...decision.problems);
+    if (decision.vhost) vhosts.push(decision.vhost);
+    if (decision.entry) remembered[host] = decision.entry;
   }
-  return { revision: etcd.revision, vhosts, problems: problems.sort(compareProblems) };
+  return { revision: etcd.revision, vhosts, problems: problems.sort(compareProblems), lastGood: remembered };
+}
+
+/** The current etcd values of a vhost, validated; problems of a valid vhost (unresolved services) go to `problems`. */
+function currentVHost(host: string, keys: HostKeys, prefix: string, services: Map<string, ServiceEndpoints>, problems: Problem[], tlsFor: TlsFor): CurrentVHost {
+  const own: Problem[] = [];
+  const vhost = buildVHost(host, keys, prefix, services, own, tlsFor);
+  if (!vhost) {
+    problems.push(...own);
+    return keys.spec ? { kind: 'invalid', problems: own } : { kind: 'deleted' };
+  }
+  problems.push(...own);
+  const inputs = { spec: keys.spec?.value ?? '', active: keys.active?.value ?? null, revision: vhost.revision };
+  return { kind: 'valid', vhost, inputs };
+}
+
+/** Stored values through the same validation as fresh ones; the problems of a served version are those of the current one. */
+function rebuildVHost(host: string, inputs: LastGoodInputs, prefix: string, services: Map<string, ServiceEndpoints>, tlsFor: TlsFor): VHost | Problem[] {
+  const keys: HostKeys = {
+    spec: { key: `vhosts/${host}/spec`, value: inputs.spec, modRevision: inputs.revision },
+    ...(inputs.active === null ? {} : { active: { key: `vhosts/${host}/active`, value: inputs.active, modRevision: inputs.revision } }),
+  };
+  const problems: Problem[] = [];
+  const vhost = buildVHost(host, keys, prefix, services, problems, tlsFor);
+  return vhost ? { ...vhost, revision: inputs.revision } : problems;
 }
 
 function compareText(a: string, b: string): number {
@@ -73,7 +112,7 @@ function buildVHost(
   prefix: string,
   services: Map<string, ServiceEndpoints>,
   problems: Problem[],
-  tlsFor: (spec: VHostSpec, source: string) => VHost['tls'],
+  tlsFor: TlsFor,
 ): VHost | null {
   if (!keys.spec) {
     problems.push({ code: 'SPEC_INVALID', host, source: `etcd key ${prefix}vhosts/${host}/spec`, message: 'missing (an active key alone does not make a vhost)' });

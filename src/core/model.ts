@@ -129,6 +129,8 @@ export interface VHost {
   readonly backends: readonly Backend[];
   /** etcd revision of the newest key this vhost was built from. */
   readonly revision: number;
+  /** Set when the current etcd values are invalid and this is the last good version, still serving. */
+  readonly lastGood?: LastGoodMark;
   /** The certificate HTTPS serves for this host; null: not served over HTTPS. */
   readonly tls?: VHostTls | null;
 }
@@ -137,6 +139,31 @@ export interface DesiredState {
   readonly revision: number;
   readonly vhosts: readonly VHost[];
   readonly problems: readonly Problem[];
+  /** The last good etcd values per vhost, to remember once this state is applied. */
+  readonly lastGood?: LastGoodRecords;
+}
+
+/** The etcd values a vhost was last served from. */
+export interface LastGoodInputs {
+  readonly spec: string;
+  /** The active key's value; null when the key was absent (the spec's default). */
+  readonly active: string | null;
+  /** The newest modRevision of those keys. */
+  readonly revision: number;
+}
+
+export interface LastGoodEntry extends LastGoodInputs {
+  /** When this version began to serve in place of bad current values (ms since the epoch); null while the current values are good. */
+  readonly since: number | null;
+}
+
+/** By host. */
+export type LastGoodRecords = Readonly<Record<string, LastGoodEntry>>;
+
+/** Why and since when a vhost serves its last good version. */
+export interface LastGoodMark {
+  readonly since: number;
+  readonly problem: Problem;
 }
 
 /** A backend's server line: a slot holding an endpoint, or a free slot kept disabled for runtime updates. */
@@ -152,6 +179,8 @@ export interface RenderSettings {
   readonly mapsDir: string;
   readonly bind: readonly (readonly string[])[];
   readonly spareSlots: number;
+  /** HAProxy's server-state file, written before each reload; absent: none. */
+  readonly serverStateFile?: string;
   /** The HTTPS frontend, or null when haproxy.bindTls is empty. */
   readonly tls?: TlsSettings | null;
   /** How HAProxy's processes run; absent: as the user that started HAProxy, no chroot, no logging, HAProxy's own error pages. */

@@ -52,6 +52,8 @@ export interface HttpsView {
 export interface TemplateView {
   readonly node: string;
   readonly adminSocket: string;
+  /** Where HAProxy reads saved server states at load; null: no server-state file. */
+  readonly serverStateFile: string | null;
   readonly process: ProcessSettings;
   /** The status codes errorfile lines are rendered for when process.errorfiles is set. */
   readonly errorCodes: readonly number[];
@@ -124,6 +126,7 @@ export function templateView(desired: DesiredState, layout: Layout, settings: Re
   return {
     node: settings.node,
     adminSocket: settings.adminSocket,
+    serverStateFile: settings.serverStateFile ?? null,
     process: settings.process ?? PLAIN_PROCESS,
     errorCodes: ERROR_PAGES,
     bind: settings.bind,

@@ -10,17 +10,22 @@ export interface Pod {
   readonly port: number;
   /** Makes /healthz answer 503 (or 200 again), to play an unhealthy pod. */
   setHealthy(healthy: boolean): void;
+  /** Requests answered so far, health checks not counted; with `host`, only those for that Host header. */
+  requests(host?: string): number;
   close(): Promise<void>;
 }
 
 export async function startPod(colour: string, name: string, port = 0, address = '127.0.0.1'): Promise<Pod> {
   let healthy = true;
+  const requests = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'text/plain' });
       res.end(healthy ? 'ok\n' : 'unhealthy\n');
       return;
     }
+    const host = (req.headers.host ?? '').split(':')[0] ?? '';
+    requests.set(host, (requests.get(host) ?? 0) + 1);
     res.writeHead(200, { 'content-type': 'text/plain', 'x-colour': colour, 'x-pod': name });
     res.end(`${colour} ${name}\n`);
   });
@@ -40,6 +45,7 @@ export async function startPod(colour: string, name: string, port = 0, address =
     setHealthy: (h) => {
       healthy = h;
     },
+    requests: (host) => (host === undefined ? [...requests.values()].reduce((a, b) => a + b, 0) : (requests.get(host) ?? 0)),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

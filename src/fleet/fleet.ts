@@ -6,12 +6,10 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import { backendHealth } from '../core/health.ts';
-import type { Problem } from '../core/model.ts';
-import type { AppliedState } from '../core/plan.ts';
 import type { ReadServerStats } from '../haproxy/server-stats.ts';
 import { historyRoutes } from '../http/history.ts';
 import type { Route } from '../http/server.ts';
-import { vhostRoutes, type FlipResult } from '../http/vhosts.ts';
+import { vhostRoutes, type FlipResult, type ServingState } from '../http/vhosts.ts';
 import type { SyncReport } from '../reconcile/reconciler.ts';
 import { Flipper, type TargetHealth } from './flip.ts';
 import { LedgerRecorder } from './ledger-recorder.ts';
@@ -24,7 +22,7 @@ export interface FleetOptions {
   readonly prefix: string;
   readonly client: Etcd3;
   readonly token: string | null;
-  readonly state: { applied(): AppliedState | null; problems(): readonly Problem[] };
+  readonly state: ServingState;
   readonly readStats: ReadServerStats;
   readonly log: Logger;
   readonly onFlip?: (result: FlipResult) => void;
@@ -49,7 +47,7 @@ export class Fleet {
       prefix: opts.prefix,
       node: opts.node,
       log: opts.log,
-      collect: async () => nodeStatusOf(opts.node, opts.state.applied(), (await opts.readStats()).stats, this.appliedAt),
+      collect: async () => nodeStatusOf(opts.node, opts.state.lastKnown(), (await opts.readStats()).stats, this.appliedAt, opts.state.unknownSince()),
     });
     const flipper = new Flipper({
       client: opts.client,

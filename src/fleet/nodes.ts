@@ -22,6 +22,8 @@ export interface NodeVHostStatus {
   /** Serial of the certificate HTTPS serves for the host; absent when it is not served over HTTPS. */
   readonly certificateSerial?: string;
   readonly servers: Readonly<Record<string, { readonly up: number; readonly total: number }>>;
+  /** Set while the vhost serves its last good version: since when (ISO) and the problem code. */
+  readonly lastGood?: { readonly since: string; readonly code: string };
 }
 
 export interface NodeStatus {
@@ -31,6 +33,8 @@ export interface NodeStatus {
   readonly configHash: string | null;
   /** ISO time of the last successful sync, null before the first. */
   readonly appliedAt: string | null;
+  /** Whether the node knows what its HAProxy runs; while it does not, the rest is the last known state. */
+  readonly haproxy?: { readonly known: boolean; readonly unknownSince: string | null };
   readonly vhosts: Readonly<Record<string, NodeVHostStatus>>;
 }
 
@@ -46,20 +50,28 @@ export function nodeKey(prefix: string, node: string): string {
 }
 
 /** This node's status from what it applied and HAProxy's current view of server health. */
-export function nodeStatusOf(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null): NodeStatus {
+/** `applied`: the last known applied state; `unknownSince`: set while what HAProxy runs is not known. */
+export function nodeStatusOf(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null, unknownSince: number | null = null): NodeStatus {
   const vhosts: Record<string, NodeVHostStatus> = {};
   const tlsByHost = new Map((applied?.desired.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
   for (const v of applied ? vhostsHealth(applied, stats) : []) {
     const servers: Record<string, { up: number; total: number }> = {};
     for (const b of v.backends) servers[b.colour] = { up: b.up, total: b.ready };
+    const mark = applied?.desired.vhosts.find((d) => d.host === v.host)?.lastGood;
     const serial = applied?.view.https ? tlsByHost.get(v.host)?.leaf.serial : undefined;
-    vhosts[v.host] = serial ? { active: v.active, servers, certificateSerial: serial } : { active: v.active, servers };
+    vhosts[v.host] = {
+      active: v.active,
+      servers,
+      ...(serial ? { certificateSerial: serial } : {}),
+      ...(mark ? { lastGood: { since: new Date(mark.since).toISOString(), code: mark.problem.code } } : {}),
+    };
   }
   return {
     node,
     revision: applied?.desired.revision ?? 0,
     configHash: applied ? configHash(applied.rendered) : null,
     appliedAt: appliedAt === null ? null : new Date(appliedAt).toISOString(),
+    haproxy: { known: unknownSince === null, unknownSince: unknownSince === null ? null : new Date(unknownSince).toISOString() },
     vhosts,
   };
 }
@@ -87,6 +99,7 @@ export function parseNodeStatus(keyName: string, text: string): NodeStatus {
     revision: raw['revision'],
     configHash: typeof raw['configHash'] === 'string' ? raw['configHash'] : null,
     appliedAt: typeof raw['appliedAt'] === 'string' ? raw['appliedAt'] : null,
+    ...parseHaproxy(raw['haproxy']),
     vhosts: parseVHosts(raw['vhosts']),
   };
 }
@@ -100,10 +113,18 @@ function parseVHosts(value: unknown): Record<string, NodeVHostStatus> {
     for (const [colour, s] of Object.entries(isRecord(v['servers']) ? v['servers'] : {})) {
       if (isRecord(s) && typeof s['up'] === 'number' && typeof s['total'] === 'number') servers[colour] = { up: s['up'], total: s['total'] };
     }
+    const lg = v['lastGood'];
+    const lastGood = isRecord(lg) && typeof lg['since'] === 'string' && typeof lg['code'] === 'string' ? { lastGood: { since: lg['since'], code: lg['code'] } } : {};
     const serial = v['certificateSerial'];
-    out[host] = typeof serial === 'string' && /^[0-9A-F]{1,64}$/.test(serial) ? { active: v['active'], servers, certificateSerial: serial } : { active: v['active'], servers };
+    const certificate = typeof serial === 'string' && /^[0-9A-F]{1,64}$/.test(serial) ? { certificateSerial: serial } : {};
+    out[host] = { active: v['active'], servers, ...certificate, ...lastGood };
   }
   return out;
+}
+
+function parseHaproxy(value: unknown): Pick<NodeStatus, 'haproxy'> {
+  if (!isRecord(value) || typeof value['known'] !== 'boolean') return {};
+  return { haproxy: { known: value['known'], unknownSince: typeof value['unknownSince'] === 'string' ? value['unknownSince'] : null } };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

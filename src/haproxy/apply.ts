@@ -11,9 +11,10 @@ import { dirname, join } from 'node:path';
 import type { Rendered } from '../core/model.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import { checkConfig, type CheckResult } from './check.ts';
+import { EMPTY_SERVER_STATE, filterServerState, type KeptSlots } from '../core/server-state.ts';
 import { writeCertificateFiles } from './certificates.ts';
 import { ensureDefaultCertificate } from './default-certificate.ts';
-import { ensureDir, keepFirstVersion, promote, stage, writeIfChanged } from './files.ts';
+import { ensureDir, keepFirstVersion, promote, stage, writeAtomic, writeIfChanged } from './files.ts';
 
 /** What a reload returns; the master CLI client implements it. */
 export interface Reloader {
@@ -24,9 +25,14 @@ export interface ApplyPaths {
   readonly binary: string;
   readonly config: string;
   readonly mapsDir: string;
+  /** HAProxy's server-state file (the config's `server-state-file`); unset when the templates use none. */
+  readonly serverStateFile?: string;
   /** Where the crt-list and certificates go once HTTPS is on. */
   readonly certsDir?: string;
 }
+
+/** `show servers state` of the running workers, raw. */
+export type DumpServers = () => Promise<string>;
 
 export type ReloadOutcome =
   | { readonly ok: true; readonly check: CheckResult; readonly reloadMs: number }
@@ -44,19 +50,26 @@ export class ReloadApplier {
   private readonly reloader: Reloader;
   private readonly hooks: ReloadHooks;
 
-  constructor(paths: ApplyPaths, reloader: Reloader, hooks: ReloadHooks = {}) {
+  private readonly dumpServers: DumpServers | null;
+
+  constructor(paths: ApplyPaths, reloader: Reloader, hooks: ReloadHooks = {}, dumpServers: DumpServers | null = null) {
     this.paths = paths;
     this.reloader = reloader;
     this.hooks = hooks;
+    this.dumpServers = dumpServers;
   }
 
-  async apply(rendered: Rendered): Promise<ReloadOutcome> {
+  /** `kept`: the slots whose HAProxy state (health, DRAIN) the new workers take over. */
+  async apply(rendered: Rendered, kept: KeptSlots = new Map()): Promise<ReloadOutcome> {
     let check: CheckResult;
     try {
       const staged = await this.stageFiles(rendered);
       try {
         check = await checkConfig(this.paths.binary, staged);
         this.hooks.onCheck?.(check);
+        if (check.unavailable) {
+          return { ok: false, code: 'HAPROXY_CHECK_UNAVAILABLE', message: `could not validate the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
+        }
         if (!check.ok) {
           return { ok: false, code: 'HAPROXY_CHECK_FAILED', message: `haproxy -c rejected the rendered config: ${check.messages.join(' | ')}`, details: check.messages, check };
         }
@@ -64,6 +77,7 @@ export class ReloadApplier {
         const backup = await keepFirstVersion(this.paths.config);
         if (backup) this.hooks.onBackup?.(this.paths.config, backup);
         await promote(staged, this.paths.config);
+        await this.saveServerState(kept);
       } finally {
         await rm(staged, { force: true });
       }
@@ -71,13 +85,35 @@ export class ReloadApplier {
       const message = `cannot write ${this.paths.config} or the maps in ${this.paths.mapsDir}: ${errorMessage(err)}`;
       return { ok: false, code: 'HAPROXY_FILES_UNWRITABLE', message, details: [], check: null };
     }
-    return this.reload(check);
+    try {
+      return await this.reload(check);
+    } finally {
+      // Read by the new workers by now: a later reload by anyone else must not apply it to slots that moved since.
+      await this.clearServerState();
+    }
+  }
+
+  /** Just before the reload, so the saved health is as fresh as it can be. A failed dump keeps nothing: servers then start as HAProxy starts them. */
+  private async saveServerState(kept: KeptSlots): Promise<void> {
+    if (!this.paths.serverStateFile) return;
+    let text = EMPTY_SERVER_STATE;
+    if (this.dumpServers && kept.size > 0) text = await this.dumpServers().then((dump) => filterServerState(dump, kept), () => EMPTY_SERVER_STATE);
+    await writeAtomic(this.paths.serverStateFile, text);
+  }
+
+  private async clearServerState(): Promise<void> {
+    if (this.paths.serverStateFile) await writeAtomic(this.paths.serverStateFile, EMPTY_SERVER_STATE).catch(() => {});
   }
 
   /** The config next to the live one, not yet live, with the directories and map files `haproxy -c` needs. */
   private async stageFiles(rendered: Rendered): Promise<string> {
     await ensureDir(dirname(this.paths.config));
     await ensureDir(this.paths.mapsDir);
+    if (this.paths.serverStateFile) {
+      await ensureDir(dirname(this.paths.serverStateFile));
+      // `haproxy -c` warns about a missing state file.
+      await access(this.paths.serverStateFile).catch(() => writeAtomic(this.paths.serverStateFile ?? '', EMPTY_SERVER_STATE));
+    }
     await this.ensureMapsExist(rendered);
     // Certificates are validated before they get here, and `haproxy -c` reads them: written before the check.
     if (this.paths.certsDir && rendered.certificates && Object.keys(rendered.certificates).length > 0) {
@@ -86,7 +122,6 @@ export class ReloadApplier {
     }
     return stage(this.paths.config, rendered.config);
   }
-
 
   private async reload(check: CheckResult): Promise<ReloadOutcome> {
     const started = performance.now();

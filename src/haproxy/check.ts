@@ -6,6 +6,8 @@ export interface CheckResult {
   /** HAProxy's ALERT and WARNING lines (or the spawn error), for the log and the API. */
   readonly messages: readonly string[];
   readonly durationMs: number;
+  /** The check could not run at all (binary missing, timeout, killed): says nothing about the config. */
+  readonly unavailable?: boolean;
 }
 
 export function checkConfig(binary: string, file: string, timeoutMs = 120000): Promise<CheckResult> {
@@ -15,9 +17,19 @@ export function checkConfig(binary: string, file: string, timeoutMs = 120000): P
       const durationMs = performance.now() - started;
       const lines = `${stderr}\n${stdout}`.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('[NOTICE]') && l !== 'Configuration file is valid');
       if (!err) return resolve({ ok: true, messages: lines, durationMs });
-      const spawnFailed = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      const messages = spawnFailed ? [`cannot run ${binary}: not found (install haproxy or set haproxy.binary)`] : lines.length > 0 ? lines : [err.message];
-      resolve({ ok: false, messages, durationMs });
+      const unavailable = notRun(binary, err, timeoutMs);
+      if (unavailable) return resolve({ ok: false, messages: [unavailable], durationMs, unavailable: true });
+      resolve({ ok: false, messages: lines.length > 0 ? lines : [err.message], durationMs });
     });
   });
+}
+
+/** Why `haproxy -c` gave no verdict, or null when it ran and judged the config. */
+function notRun(binary: string, err: Error & { code?: unknown; killed?: boolean; signal?: NodeJS.Signals | null }, timeoutMs: number): string | null {
+  if (err.code === 'ENOENT') return `cannot run ${binary}: not found (install haproxy or set haproxy.binary)`;
+  if (typeof err.code === 'string') return `cannot run ${binary}: ${err.code}`;
+  if (err.killed && err.signal === 'SIGTERM') return `${binary} -c did not finish within ${timeoutMs} ms and was stopped`;
+  // HAProxy never ends itself by a signal: SIGKILL is the OOM killer or a person.
+  if (err.signal) return `${binary} -c was killed by ${err.signal} (out of memory?)`;
+  return null;
 }

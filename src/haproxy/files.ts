@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export async function writeAtomic(path: string, content: string, mode = 0o644): Promise<void> {
@@ -74,6 +74,26 @@ export async function writeIfChanged(path: string, content: string, mode = 0o644
   if ((await readText(path)) === content) return false;
   await writeAtomic(path, content, mode);
   return true;
+}
+
+/**
+ * Removes the temporary files a crash left next to `path` (staged configs,
+ * half-written maps or state); returns their names. Only names this module
+ * makes are touched: ".<base>.<pid>.<hex>.tmp".
+ */
+export async function sweepStaged(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const stale = names.filter((n) => n.startsWith(prefix) && /^\.\d+\.[0-9a-f]{8}\.tmp$/.test(n.slice(prefix.length - 1)));
+  await Promise.all(stale.map((n) => rm(join(dir, n), { force: true })));
+  return stale.map((n) => join(dir, n));
 }
 
 function tempPathFor(path: string): string {

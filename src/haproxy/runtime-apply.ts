@@ -1,13 +1,15 @@
 /**
  * Applies a runtime plan without a reload: writes the files a reload would
- * read, sends every command in one pipelined batch, then reads HAProxy's
- * state back (show map, show servers state) and compares it with the
+ * read, sends the slot fills (addresses, then once accepted the ready
+ * states) and reads them back, then the map changes and frees, then reads
+ * HAProxy's state back (show map, show servers state) and compares it with the
  * target. A refused command or any difference is reported as a failure,
  * which the reconciler answers with a checked reload: HAProxy then loads the
  * files, so it is never left half-updated.
  */
 import { join } from 'node:path';
-import type { Endpoint, Rendered, Slot } from '../core/model.ts';
+import type { Rendered, Slot } from '../core/model.ts';
+import { sameEndpoint } from '../core/drift.ts';
 import { mapEntries, type CertificateOp, type RuntimeOp } from '../core/plan.ts';
 import { applyCertificateOps, verifyCertificates, writeCertificateFiles, type CertificateApi } from './certificates.ts';
 import { mapPath } from '../core/render.ts';
@@ -30,6 +32,8 @@ export type RuntimeOutcome =
   | { readonly ok: true; readonly commands: number }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
+type FillOp = Extract<RuntimeOp, { kind: 'fill-slot' }>;
+
 /** What the runtime changes must leave HAProxy running. */
 export interface RuntimeTarget {
   readonly layout: Layout;
@@ -51,16 +55,52 @@ export class RuntimeApplier {
   async apply(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     const written = await this.writeFiles(target.rendered);
     if (written) return written;
+    // New and changed certificates first, so a map line never points at a certificate HAProxy lacks;
+    // removed ones last, once nothing refers to them.
     const certs = ops.filter(isCertificateOp);
-    const others = ops.filter((op): op is PlainOp => !isCertificateOp(op));
+    const plain = ops.filter((op): op is PlainOp => !isCertificateOp(op));
     const before = await this.certificates(certs.filter((op) => op.kind !== 'del-cert'));
     if (!before.ok) return before;
-    const sent = await this.send(others);
+    const sent = await this.applyPlain(plain, target);
     if (!sent.ok) return sent;
     const after = await this.certificates(certs.filter((op) => op.kind === 'del-cert'));
     if (!after.ok) return after;
-    const verified = (await this.verify(others, target)) ?? (await this.verifyCertificates(certs));
+    const verified = await this.verifyCertificates(certs);
     return verified ?? { ok: true, commands: sent.commands + before.commands + after.commands };
+  }
+
+  private async applyPlain(ops: readonly PlainOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
+    // A refused command must not let a later one take effect: a slot is made ready only once its address
+    // is accepted, and the map lines that may send traffic to new servers change only once every fill is
+    // read back as it should be.
+    const fills = ops.filter((op): op is FillOp => op.kind === 'fill-slot');
+    const rest = ops.filter((op) => op.kind !== 'fill-slot');
+    let commands = 0;
+    const steps: Array<{ commands: () => Array<Promise<void>>; verify: readonly PlainOp[] | null }> = [
+      ...(fills.length > 0
+        ? [
+            { commands: () => fills.map((op) => this.setAddress(op)), verify: null },
+            { commands: () => fills.map((op) => this.setReady(op)), verify: fills },
+          ]
+        : []),
+      ...(rest.length > 0 ? [{ commands: () => rest.flatMap((op) => this.commands(op)), verify: rest }] : []),
+    ];
+    for (const step of steps) {
+      const sent = await this.send(step.commands);
+      if (!sent.ok) return sent;
+      commands += sent.commands;
+      const wrong = step.verify && (await this.verify(step.verify, target));
+      if (wrong) return wrong;
+    }
+    return { ok: true, commands };
+  }
+
+  private setAddress(op: FillOp): Promise<void> {
+    return this.api.setServerAddr(op.backend, op.server, op.endpoint.address, op.endpoint.port);
+  }
+
+  private setReady(op: FillOp): Promise<void> {
+    return this.api.setServerState(op.backend, op.server, 'ready');
   }
 
   /** One certificate transaction at a time, as HAProxy allows; in order, each confirmed before the next. */
@@ -107,9 +147,9 @@ export class RuntimeApplier {
     }
   }
 
-  private async send(ops: readonly PlainOp[]): Promise<RuntimeOutcome> {
+  private async send(commands: () => Array<Promise<void>>): Promise<RuntimeOutcome> {
     // Issued in one tick, so the client pipelines them on one connection, in this order.
-    const results = await Promise.allSettled(ops.flatMap((op) => this.commands(op)));
+    const results = await Promise.allSettled(commands());
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length === 0) return { ok: true, commands: results.length };
     const shown = failures.slice(0, SHOWN_PROBLEMS).map(errorMessage).join('; ');
@@ -119,7 +159,7 @@ export class RuntimeApplier {
   private commands(op: PlainOp): Array<Promise<void>> {
     switch (op.kind) {
       case 'fill-slot':
-        return [this.api.setServerAddr(op.backend, op.server, op.endpoint.address, op.endpoint.port), this.api.setServerState(op.backend, op.server, 'ready')];
+        return [this.setAddress(op), this.setReady(op)];
       case 'set-map':
         return [this.api.setMap(this.mapRef(op.map), op.key, op.value)];
       case 'free-slot':
@@ -177,20 +217,6 @@ function slotDifferences(backend: string, live: readonly ServerState[], slots: r
     if (!sameEndpoint(server, slot.endpoint)) return [`${where} is ${server.addr}:${server.port}, expected ${endpointKey(slot.endpoint)}`];
     return server.adminState === 'ready' ? [] : [`${where} holds ${endpointKey(slot.endpoint)} but is ${server.adminState}`];
   });
-}
-
-function sameEndpoint(server: ServerState, endpoint: Endpoint): boolean {
-  return server.port === endpoint.port && canonicalIp(server.addr) === canonicalIp(endpoint.address);
-}
-
-/** IPv6 has many spellings of one address; HAProxy prints its own. */
-function canonicalIp(address: string): string {
-  if (!address.includes(':')) return address;
-  try {
-    return new URL(`http://[${address}]/`).hostname;
-  } catch {
-    return address;
-  }
 }
 
 function runtimeCode(err: unknown): ErrorCode {

@@ -6,7 +6,10 @@
  * happens; source state is read at scrape time, so it is never stale.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DriftKind } from '../core/drift.ts';
+import type { Problem } from '../core/model.ts';
 import type { AppliedState } from '../core/plan.ts';
+import { ERROR_CODES } from '../errors.ts';
 import type { CheckResult } from '../haproxy/check.ts';
 import type { ReloadHooks } from '../haproxy/apply.ts';
 import type { ReconcileObserver, SyncReport } from '../reconcile/reconciler.ts';
@@ -25,6 +28,8 @@ export interface MetricsOptions {
   readonly version: string;
   /** Every source's current status, read at each scrape. */
   readonly sources: () => readonly SourceStatus[];
+  /** The current problems and the vhosts serving their last good version, read at each scrape. */
+  readonly problems?: () => { readonly problems: readonly Problem[]; readonly lastGood: number };
 }
 
 export class Metrics {
@@ -43,6 +48,7 @@ export class Metrics {
   private readonly vhosts: Gauge;
   private readonly servers: Gauge<'state'>;
   private readonly flips: Counter<'result'>;
+  private readonly driftRepairs: Counter<'kind'>;
   private readonly certificateExpiry: Gauge<'host'>;
   private readonly haproxyInfo: Gauge<'version'>;
 
@@ -65,8 +71,10 @@ export class Metrics {
     this.servers = new Gauge({ name: `${PREFIX}servers`, help: 'Server slots HAProxy runs now: active (live colour), standby (other colours), spare (free, for Runtime API churn).', labelNames: ['state'], registers });
     this.certificateExpiry = new Gauge({ name: `${PREFIX}certificate_expiry_timestamp_seconds`, help: 'Unix time at which the certificate HTTPS serves for a vhost expires.', labelNames: ['host'], registers });
     this.flips = new Counter({ name: `${PREFIX}flips_total`, help: 'Colour flips asked through the API, by result.', labelNames: ['result'], registers });
+    this.driftRepairs = new Counter({ name: `${PREFIX}drift_repairs_total`, help: 'Differences between HAProxy\'s runtime state and the applied state found and repaired, by kind: map, server_addr, server_state, structure (repaired by reload), restart (HAProxy restarted behind the daemon\'s back).', labelNames: ['kind'], registers });
     this.haproxyInfo = new Gauge({ name: `${PREFIX}haproxy_info`, help: 'Always 1; the running HAProxy release (e.g. 3.0.11) is in the label. Absent until the version is known.', labelNames: ['version'], registers });
     sourceMetrics(registers, opts.sources);
+    problemMetrics(registers, opts.problems ?? (() => ({ problems: [], lastGood: 0 })));
     const build = new Gauge({ name: `${PREFIX}build_info`, help: 'Always 1; the version is in the label.', labelNames: ['version'], registers });
     build.set({ version: opts.version }, 1);
     this.initialise();
@@ -91,6 +99,7 @@ export class Metrics {
     return {
       onRender: (durationMs) => this.renderSeconds.observe(durationMs / 1000),
       onSynced: (report, applied) => this.synced(report, applied),
+      onDrift: (kind, count) => this.driftRepairs.inc({ kind }, count),
     };
   }
 
@@ -145,7 +154,34 @@ export class Metrics {
     for (const mode of ['runtime', 'reload', 'noop']) this.applies.inc({ mode }, 0);
     for (const result of ['ok', 'error']) this.runtimeCommands.inc({ result }, 0);
     for (const state of ['active', 'standby', 'spare']) this.servers.set({ state }, 0);
+    for (const kind of DRIFT_KINDS) this.driftRepairs.inc({ kind }, 0);
   }
+}
+
+const DRIFT_KINDS: readonly (DriftKind | 'restart')[] = ['map', 'server_addr', 'server_state', 'structure', 'restart'];
+
+/** Problems by code, and vhosts serving their last good version, computed at scrape time. */
+function problemMetrics(registers: Registry[], read: NonNullable<MetricsOptions['problems']>): void {
+  new Gauge({
+    name: `${PREFIX}problems`,
+    help: 'Current problems with the inputs or the state directory, by error code (a bad etcd value, an unresolved Service, ...).',
+    labelNames: ['code'],
+    registers,
+    collect() {
+      const counts = new Map<string, number>();
+      for (const p of read().problems) counts.set(p.code, (counts.get(p.code) ?? 0) + 1);
+      this.reset();
+      for (const [code, n] of counts) if (code in ERROR_CODES) this.set({ code }, n);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}vhosts_last_good`,
+    help: 'Virtual hosts serving their last good version because their current etcd values are invalid.',
+    registers,
+    collect() {
+      this.set(read().lastGood);
+    },
+  });
 }
 
 /** Source gauges and the restart counter, computed from each source's status at scrape time. */

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { vhostsHealth, type BackendHealth, type VHostHealth } from '../core/health.ts';
-import type { Problem, VHostTls } from '../core/model.ts';
+import type { Problem, VHost, VHostTls } from '../core/model.ts';
 import type { AppliedState } from '../core/plan.ts';
 import { errorMessage } from '../errors.ts';
 import type { FlipOutcome, Flipper } from '../fleet/flip.ts';
@@ -24,13 +24,45 @@ export interface VHostsApiDeps {
   readonly node: string;
   /** null: no token configured (allowed on loopback only). */
   readonly token: string | null;
-  readonly state: { applied(): AppliedState | null; problems(): readonly Problem[] };
+  readonly state: ServingState;
   readonly readStats: ReadServerStats;
   readonly readNodes: () => Promise<NodeStatus[]>;
   readonly flipper: Pick<Flipper, 'flip'>;
   /** This node's latest applies that changed something or failed, newest first. */
   readonly applies?: () => readonly SyncReport[];
   readonly onFlip?: (result: FlipResult) => void;
+}
+
+/** What the reconciler knows of what HAProxy runs. */
+export interface ServingState {
+  applied(): AppliedState | null;
+  /** The applied state, or while it is unknown the last one known. */
+  lastKnown(): AppliedState | null;
+  /** Since when what HAProxy runs is unknown (ms since the epoch); null while known. */
+  unknownSince(): number | null;
+  problems(): readonly Problem[];
+}
+
+/** Whether what HAProxy runs is known; while it is not, the answer shows the last known state. */
+export interface HaproxyKnowledge {
+  readonly known: boolean;
+  /** ISO time; null while known. */
+  readonly unknownSince: string | null;
+}
+
+/** A vhost serving its last good version: since when, and the problem with its current etcd values. */
+export interface LastGoodView {
+  readonly since: string;
+  readonly problem: Problem;
+}
+
+export function haproxyKnowledge(state: Pick<ServingState, 'unknownSince'>): HaproxyKnowledge {
+  const since = state.unknownSince();
+  return { known: since === null, unknownSince: since === null ? null : new Date(since).toISOString() };
+}
+
+export function lastGoodView(vhost: VHost | undefined): LastGoodView | null {
+  return vhost?.lastGood ? { since: new Date(vhost.lastGood.since).toISOString(), problem: vhost.lastGood.problem } : null;
 }
 
 export interface BackendView extends BackendHealth {
@@ -44,6 +76,8 @@ export interface VHostView {
   readonly revision: number | null;
   readonly backends: readonly BackendView[];
   readonly problems: readonly Problem[];
+  /** Set while the vhost serves its last good version because its current etcd values are invalid. */
+  readonly lastGood: LastGoodView | null;
   /** The certificate HTTPS serves for this host on this node; null when it is not served over HTTPS. */
   readonly certificate?: CertificateView | null;
   /** What every live node reports for this vhost. */
@@ -66,6 +100,7 @@ export interface CertificateView {
 export interface VHostsView {
   readonly node: string;
   readonly revision: number;
+  readonly haproxy: HaproxyKnowledge;
   readonly vhosts: readonly VHostView[];
   /** Problems not tied to one vhost (a bad static file, an invalid host key). */
   readonly problems: readonly Problem[];
@@ -142,16 +177,20 @@ function replyFor(o: FlipOutcome): Reply {
 }
 
 export async function vhostsView(deps: VHostsApiDeps): Promise<VHostsView> {
-  const applied = deps.state.applied();
+  const applied = deps.state.lastKnown();
   const problems = deps.state.problems();
   const [read, fleet] = await Promise.all([deps.readStats(), fleetNodes(deps)]);
   const health = applied ? vhostsHealth(applied, read.stats) : [];
   const hosts = new Set([...health.map((v) => v.host), ...problems.flatMap((p) => (p.host ? [p.host] : []))]);
   const tls = new Map(applied?.view.https ? applied.desired.vhosts.map((v) => [v.host, v.tls ?? null]) : []);
-  const vhosts = [...hosts].sort().map((host) => vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes, tls.get(host) ?? null));
+  const vhosts = [...hosts].sort().map((host) => {
+    const lastGood = lastGoodView(applied?.desired.vhosts.find((v) => v.host === host));
+    return { ...vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes, tls.get(host) ?? null), lastGood };
+  });
   return {
     node: deps.node,
     revision: applied?.desired.revision ?? 0,
+    haproxy: haproxyKnowledge(deps.state),
     vhosts,
     problems: problems.filter((p) => !p.host),
     nodes: fleet.nodes.map(({ vhosts: _, ...rest }) => rest),
@@ -173,7 +212,7 @@ function applyView(r: SyncReport): ApplyView {
   };
 }
 
-function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[], tls: VHostTls | null): VHostView {
+function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[], tls: VHostTls | null): Omit<VHostView, 'lastGood'> {
   return {
     host,
     active: health?.active ?? null,

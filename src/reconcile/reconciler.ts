@@ -7,9 +7,12 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { buildDesired } from '../core/desired.ts';
+import { describeDrift, findDrift, type Drift, type DriftKind, type LiveState } from '../core/drift.ts';
+import { sameRecords } from '../core/last-good.ts';
 import { mergeCertificates } from '../core/tls.ts';
 import { formatDuration, Outage } from '../core/outage.ts';
-import type { CertificatesSnapshot, DesiredState, EtcdSnapshot, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
+import { keptSlots, type KeptSlots } from '../core/server-state.ts';
+import type { CertificatesSnapshot, DesiredState, EtcdSnapshot, LastGoodRecords, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
 import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
 import { renderView, templateView } from '../core/render.ts';
 import { layoutSlots, shrinkLayout, type Layout } from '../core/slots.ts';
@@ -18,6 +21,7 @@ import type { ReloadOutcome } from '../haproxy/apply.ts';
 import type { RuntimeOutcome, RuntimeTarget } from '../haproxy/runtime-apply.ts';
 import { Backoff } from '../sources/backoff.ts';
 import type { Source } from '../sources/source.ts';
+import type { LastGoodStore } from '../state/last-good-store.ts';
 import type { RunOutcome } from './trigger.ts';
 
 export interface ReconcilerDeps {
@@ -27,13 +31,25 @@ export interface ReconcilerDeps {
   /** Certificate sources (Secrets, files); none: vhosts naming a certificate are told no source is configured. */
   readonly certificates?: readonly Source<CertificatesSnapshot>[];
   readonly settings: RenderSettings;
-  readonly reload: (rendered: Rendered) => Promise<ReloadOutcome>;
+  /** `kept`: the slots whose HAProxy state (health, DRAIN) may carry over the reload. */
+  readonly reload: (rendered: Rendered, kept: KeptSlots) => Promise<ReloadOutcome>;
   /** Whether HAProxy already runs exactly these files (a restarted daemon then takes them over without a reload). */
   readonly runsAlready?: (rendered: Rendered) => Promise<boolean>;
   /** Applies runtime operations, writing the target's files; a failure here is followed by a reload. */
   readonly runtime: (ops: readonly RuntimeOp[], target: RuntimeTarget) => Promise<RuntimeOutcome>;
   readonly log: Logger;
   readonly observer?: ReconcileObserver;
+  /** Keeps the last good version of every vhost across daemon restarts. */
+  readonly lastGood?: LastGoodStore;
+  /** Reads HAProxy's runtime state, for drift detection; `masterPid` tells a restart from a reload. */
+  readonly readLive?: () => Promise<LiveState & { readonly masterPid: number }>;
+  readonly now?: () => number;
+}
+
+/** HAProxy was found not running what was applied: what differed and how it was repaired. */
+export interface DriftReport {
+  readonly kind: DriftKind | 'restart';
+  readonly count: number;
 }
 
 export type ApplyMode = 'noop' | 'reload' | 'runtime';
@@ -64,6 +80,7 @@ export interface Fallback {
 export interface ReconcileObserver {
   onRender?(durationMs: number): void;
   onSynced?(report: SyncReport, applied: AppliedState | null): void;
+  onDrift?(kind: DriftKind | 'restart', count: number): void;
 }
 
 /** Several observers as one, each told in turn. */
@@ -71,6 +88,7 @@ export function combineObservers(...observers: readonly ReconcileObserver[]): Re
   return {
     onRender: (durationMs) => observers.forEach((o) => o.onRender?.(durationMs)),
     onSynced: (report, applied) => observers.forEach((o) => o.onSynced?.(report, applied)),
+    onDrift: (kind, count) => observers.forEach((o) => o.onDrift?.(kind, count)),
   };
 }
 
@@ -84,6 +102,16 @@ export class Reconciler {
   private currentProblems: readonly Problem[] = [];
   private waitingFor: readonly string[] = ['first sync'];
   private changeSeenAt: number | null = null;
+  /** What HAProxy was last known to run, kept while the current state is unknown. */
+  private known: AppliedState | null = null;
+  private unknownFrom: number | null = null;
+  private lastGood: LastGoodRecords = {};
+  /** What the state file holds; null until loaded, or after a failed write. */
+  private savedLastGood: LastGoodRecords | null = null;
+  private stateProblems: readonly Problem[] = [];
+  private loaded = false;
+  private resyncDue = false;
+  private masterPid: number | null = null;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -91,6 +119,21 @@ export class Reconciler {
 
   applied(): AppliedState | null {
     return this.appliedState;
+  }
+
+  /** The applied state, or while it is unknown (a fallback, failing reloads) the last one known. */
+  lastKnown(): AppliedState | null {
+    return this.appliedState ?? this.known;
+  }
+
+  /** Since when (ms since the epoch) what HAProxy runs is not known, after it was known; null while known. */
+  unknownSince(): number | null {
+    return this.appliedState ? null : this.unknownFrom;
+  }
+
+  /** Asks the next sync to compare HAProxy's runtime state with what was applied. */
+  requestResync(): void {
+    this.resyncDue = true;
   }
 
   lastReport(): SyncReport | null {
@@ -121,15 +164,26 @@ export class Reconciler {
   private async reconcile(started: number): Promise<RunOutcome> {
     const inputs = this.gather();
     if (!inputs) return {};
-    const desired = buildDesired(inputs.etcd, inputs.services, { certificates: inputs.certificates, nowMs: Date.now(), previous: this.appliedState?.desired ?? null });
-    this.noteProblems(desired.problems);
+    if (!this.loaded) await this.loadState();
+    const tls = { certificates: inputs.certificates, nowMs: Date.now(), previous: this.appliedState?.desired ?? null };
+    const desired = buildDesired(inputs.etcd, inputs.services, this.lastGood, this.now(), tls);
+    this.noteProblems([...desired.problems, ...this.stateProblems]);
+    const outcome = await this.applyDesired(desired, inputs.templates, started);
+    if (this.report?.ok && this.appliedState?.desired === desired) await this.remember(desired.lastGood ?? {});
+    return outcome;
+  }
+
+  private async applyDesired(desired: DesiredState, templates: TemplatesSnapshot, started: number): Promise<RunOutcome> {
     const spare = this.deps.settings.spareSlots;
     const backends = desired.vhosts.flatMap((v) => v.backends);
-    const fitted = this.target(desired, layoutSlots(backends, spare, this.appliedState?.layout ?? null), inputs.templates);
+    const fitted = this.target(desired, layoutSlots(backends, spare, this.appliedState?.layout ?? null), templates);
     const p = plan(this.appliedState, fitted);
-    if (p.mode === 'noop') return this.noop(fitted, started);
+    if (p.mode === 'noop') {
+      const outcome = this.noop(fitted, started);
+      return this.resyncDue && this.appliedState && this.deps.readLive ? this.resync(this.appliedState, started) : outcome;
+    }
     // A reload rewrites every backend anyway: the moment to give back the free slots churn left behind.
-    const target = p.mode === 'reload' ? this.target(desired, shrinkLayout(fitted.layout, spare), inputs.templates) : fitted;
+    const target = p.mode === 'reload' ? this.target(desired, shrinkLayout(fitted.layout, spare), templates) : fitted;
     let rendered: Rendered;
     try {
       const renderStart = performance.now();
@@ -149,7 +203,7 @@ export class Reconciler {
   /** Nothing to send; the applied state still takes the new desired state (revisions, problems). */
   private noop(target: Target, started: number): RunOutcome {
     const rendered = this.appliedState?.rendered ?? null;
-    this.appliedState = rendered && { ...target, rendered };
+    this.setApplied(rendered && { ...target, rendered });
     const hash = rendered && configHash(rendered);
     return this.finish(started, target.desired.revision, hash, { ok: true, mode: 'noop', reason: 'HAProxy already runs this config' });
   }
@@ -157,11 +211,11 @@ export class Reconciler {
   private async applyRuntime(p: RuntimePlan, next: AppliedState, started: number): Promise<RunOutcome> {
     const outcome = await this.deps.runtime(p.ops, next);
     if (outcome.ok) {
-      this.appliedState = next;
+      this.setApplied(next);
       return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'runtime', reason: p.reason });
     }
     // Some commands may have landed: until a reload confirms the files, what HAProxy runs is not known.
-    this.appliedState = null;
+    this.setApplied(null);
     this.deps.log.warn({ code: outcome.code, err: outcome.message, reason: p.reason }, 'Runtime API apply failed; falling back to a checked reload');
     const fallback = { code: outcome.code, message: outcome.message };
     return this.applyReload(`${p.reason} (by reload: the Runtime API apply failed)`, next, started, fallback);
@@ -169,11 +223,14 @@ export class Reconciler {
 
   private async applyReload(reason: string, next: AppliedState, started: number, fallback?: Fallback): Promise<RunOutcome> {
     if (this.appliedState === null && !fallback && (await this.takesOver(next.rendered))) {
-      this.appliedState = next;
+      this.setApplied(next);
       return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'noop', reason: 'HAProxy already runs these files' });
     }
-    const outcome = await this.deps.reload(next.rendered);
-    if (outcome.ok) this.appliedState = next;
+    // Against the last known layout, even after a failed runtime apply: HAProxy's own addresses are checked too.
+    const outcome = await this.deps.reload(next.rendered, keptSlots(this.known?.layout ?? null, next.layout));
+    if (outcome.ok) this.setApplied(next);
+    // A reload HAProxy did not confirm, or could not be asked for, leaves what it runs in doubt.
+    else if (outcome.code === 'HAPROXY_RELOAD_FAILED' || outcome.code === 'HAPROXY_UNREACHABLE') this.setApplied(null);
     const result = outcome.ok
       ? { ok: true, mode: 'reload' as const, reason, fallback }
       : { ok: false, mode: 'reload' as const, reason, code: outcome.code, message: outcome.message, fallback };
@@ -187,6 +244,86 @@ export class Reconciler {
     } catch (err) {
       this.deps.log.debug({ err: errorMessage(err) }, 'cannot tell whether HAProxy runs the current files; reloading');
       return false;
+    }
+  }
+
+  private setApplied(state: AppliedState | null): void {
+    if (state) {
+      this.known = state;
+      this.unknownFrom = null;
+    } else if (this.appliedState || this.unknownFrom === null) {
+      this.unknownFrom = this.now();
+    }
+    this.appliedState = state;
+  }
+
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
+  /**
+   * Compares HAProxy's runtime state with the applied state and repairs any
+   * difference: over the Runtime API when it can express it, else by a
+   * checked reload. A restart of HAProxy (a new master) is reported too;
+   * HAProxy then runs the files, which the comparison checks.
+   */
+  private async resync(applied: AppliedState, started: number): Promise<RunOutcome> {
+    this.resyncDue = false;
+    let live: LiveState & { masterPid: number };
+    try {
+      live = await this.deps.readLive!();
+    } catch (err) {
+      this.setApplied(null);
+      return this.finish(started, applied.desired.revision, null, { ok: false, mode: 'noop', reason: 'reading HAProxy\'s runtime state', code: liveCode(err), message: `cannot read HAProxy's runtime state: ${errorMessage(err)}` });
+    }
+    const restarted = this.masterPid !== null && live.masterPid !== this.masterPid;
+    this.masterPid = live.masterPid;
+    if (restarted) {
+      this.deps.log.warn({ code: 'HAPROXY_DRIFT', kind: 'restart', masterPid: live.masterPid }, 'HAProxy was restarted outside haproxy-sync; checking what it runs');
+      this.deps.observer?.onDrift?.('restart', 1);
+    }
+    const repair = findDrift(applied, live);
+    if (repair.drifts.length === 0) return restarted ? this.finish(started, applied.desired.revision, configHash(applied.rendered), { ok: true, mode: 'noop', reason: 'HAProxy restarted; it runs the applied files' }) : {};
+    this.noteDrift(repair.drifts);
+    const reason = `drift: ${repair.drifts.slice(0, 3).map(describeDrift).join('; ')}${repair.drifts.length > 3 ? ` (+${repair.drifts.length - 3} more)` : ''}`;
+    if (repair.reload) return this.applyReload(`${reason} (by reload)`, applied, started);
+    return this.applyRuntime({ mode: 'runtime', reason, ops: repair.ops }, applied, started);
+  }
+
+  private noteDrift(drifts: readonly Drift[]): void {
+    const counts = new Map<DriftKind, number>();
+    for (const d of drifts) {
+      this.deps.log.warn({ code: 'HAPROXY_DRIFT', kind: d.kind, where: d.where, expected: d.expected, found: d.found }, `HAProxy differs from the applied state: ${describeDrift(d)}; repairing`);
+      counts.set(d.kind, (counts.get(d.kind) ?? 0) + 1);
+    }
+    for (const [kind, n] of counts) this.deps.observer?.onDrift?.(kind, n);
+  }
+
+  private async loadState(): Promise<void> {
+    this.loaded = true;
+    if (!this.deps.lastGood) return;
+    const { records, problems } = await this.deps.lastGood.load();
+    this.lastGood = records;
+    this.savedLastGood = records;
+    this.stateProblems = problems;
+  }
+
+  /** Keeps the last good versions of what was just applied, in memory and on disk. */
+  private async remember(records: LastGoodRecords): Promise<void> {
+    this.lastGood = records;
+    if (!this.deps.lastGood || (this.savedLastGood && sameRecords(this.savedLastGood, records))) return;
+    try {
+      await this.deps.lastGood.save(records);
+      this.savedLastGood = records;
+      if (this.stateProblems.length > 0) {
+        this.stateProblems = [];
+        this.noteProblems(this.currentProblems.filter((p) => p.code !== 'STATE_UNWRITABLE' && p.code !== 'STATE_INVALID'));
+      }
+    } catch (err) {
+      this.savedLastGood = null;
+      const problem: Problem = { code: 'STATE_UNWRITABLE', source: 'state directory', message: errorMessage(err) };
+      this.stateProblems = [problem];
+      this.noteProblems([...this.currentProblems.filter((p) => p.code !== 'STATE_UNWRITABLE'), problem]);
     }
   }
 
@@ -282,6 +419,11 @@ export function configHash(rendered: Rendered): string {
   const hash = h.digest('hex').slice(0, 16);
   hashes.set(rendered, hash);
   return hash;
+}
+
+/** A socket that does not answer, or an answer not understood; never INTERNAL for what HAProxy did. */
+function liveCode(err: unknown): ErrorCode {
+  return errorCode(err) === 'HAPROXY_COMMAND_FAILED' ? 'HAPROXY_COMMAND_FAILED' : 'HAPROXY_UNREACHABLE';
 }
 
 function codeOf(err: unknown, fallback: ErrorCode): ErrorCode {

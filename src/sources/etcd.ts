@@ -108,8 +108,11 @@ export class EtcdSource implements Source<EtcdSnapshot> {
     this.health.event();
     return new Promise<string>((resolve) => {
       const probe = setInterval(() => void this.probe().then((stale) => stale && finish(stale)), this.opts.probeMs ?? 30000);
+      const onAbort = (): void => finish('stopping');
+      // Every re-watch adds a listener to the one long-lived signal: it must go when its watch ends.
       const finish = (reason: string): void => {
         clearInterval(probe);
+        this.abort.signal.removeEventListener('abort', onAbort);
         resolve(reason);
       };
       watcher.on('data', (res) => {
@@ -124,7 +127,7 @@ export class EtcdSource implements Source<EtcdSnapshot> {
       watcher.on('end', () => finish('watch ended'));
       // stop() may have come while the watch was being created: the abort event is then long gone.
       if (this.abort.signal.aborted) finish('stopping');
-      else this.abort.signal.addEventListener('abort', () => finish('stopping'), { once: true });
+      else this.abort.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

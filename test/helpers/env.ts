@@ -224,6 +224,7 @@ async function startNode(t: Teardown, world: World, name: string, dir: string): 
         }
       : {}),
     haproxy: { binary: haproxyBinary(), config: paths.config, mapsDir: paths.mapsDir, masterSocket: paths.master, adminSocket: paths.admin, bind: [`127.0.0.1:${httpPort}`], ...PLAIN_PROCESS },
+    state: { dir: join(dir, 'state') },
     sync: { debounceMs: 20, maxDelayMs: 200 },
     api: { listen: `127.0.0.1:${apiPort}` },
     log: { level: process.env['TEST_LOG_LEVEL'] ?? 'silent' },

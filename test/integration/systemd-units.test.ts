@@ -74,6 +74,7 @@ t.test('the hardening the issue asks for is in the unit, and systemd rates its e
     CapabilityBoundingSet: '',
     ProtectSystem: 'strict',
     ReadWritePaths: '/etc/haproxy',
+    StateDirectory: 'haproxy-sync',
     PrivateTmp: 'yes',
     ProtectHome: 'yes',
     RestrictAddressFamilies: 'AF_UNIX AF_INET AF_INET6',

@@ -30,7 +30,7 @@ const IO_MODULES = [
   'cluster',
 ];
 /** Folders of src/ whose modules have side effects. */
-const SIDE_EFFECT_DIRS = ['sources', 'haproxy', 'reconcile', 'http', 'fleet', 'commands', 'demo'];
+const SIDE_EFFECT_DIRS = ['sources', 'haproxy', 'state', 'reconcile', 'http', 'fleet', 'commands', 'demo'];
 /** Single files of src/ outside core that the core may use. */
 const ALLOWED_OUTSIDE = ['errors.ts'];
 /** Loggers are side effects too. */

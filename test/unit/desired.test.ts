@@ -77,6 +77,7 @@ t.test('a blue/green vhost with an active key', async (t) => {
         ],
       },
     ],
+    lastGood: { 'shop.example.com': { spec: BLUE_GREEN, active: 'green\n', revision: 9, since: null } },
   });
 });
 
@@ -161,7 +162,7 @@ t.test('keys outside vhosts/<host>/(spec|active) are ignored', async (t) => {
     etcd({ 'nodes/lb-1': '{}', 'vhosts/a.example.com/other': 'x', 'vhosts/a.example.com/spec/x': 'x', 'vhosts/a.example.com': 'x' }),
     [SHOP],
   );
-  t.strictSame(d, { revision: 100, vhosts: [], problems: [] });
+  t.strictSame(d, { revision: 100, vhosts: [], problems: [], lastGood: {} });
 });
 
 t.test('a host key with upper case is lower-cased', async (t) => {
@@ -370,5 +371,5 @@ t.test('a spec whose service carries a newline and a server line is rejected', a
 });
 
 t.test('empty snapshots give an empty state', async (t) => {
-  t.strictSame(buildDesired({ prefix: PREFIX, revision: 0, entries: {} }, []), { revision: 0, vhosts: [], problems: [] });
+  t.strictSame(buildDesired({ prefix: PREFIX, revision: 0, entries: {} }, []), { revision: 0, vhosts: [], problems: [], lastGood: {} });
 });

@@ -27,7 +27,7 @@ t.test('a node reports its applied revision, config hash, and per vhost the live
     appliedAt: '2025-01-02T03:04:05.000Z',
     vhosts: { 'a.example.com': { active: 'green', servers: { blue: { up: 2, total: 2 }, green: { up: 1, total: 2 } } } },
   });
-  t.same(nodeStatusOf('lb-1', null, new Map(), null), { node: 'lb-1', revision: 0, configHash: null, appliedAt: null, vhosts: {} }, 'before the first apply');
+  t.same(nodeStatusOf('lb-1', null, new Map(), null), { node: 'lb-1', revision: 0, configHash: null, appliedAt: null, haproxy: { known: true, unknownSince: null }, vhosts: {} }, 'before the first apply');
 });
 
 t.test('a status read back from etcd is validated: garbage becomes a node that confirmed nothing', async (t) => {

@@ -37,7 +37,7 @@ function applied(desired: DesiredState): AppliedState {
   return { ...tg, rendered: renderView(tg.view, tg.desired, tg.templates) };
 }
 function desiredOf(specs: Record<string, Record<string, unknown>>, c: CertificatesSnapshot, previous: DesiredState | null = null): DesiredState {
-  return buildDesired(etcd(specs), services, { certificates: c, nowMs: NOW, previous });
+  return buildDesired(etcd(specs), services, {}, 0, { certificates: c, nowMs: NOW, previous });
 }
 
 t.test('a renewal is one set-cert; adding and removing certificates are runtime too', async (t) => {
@@ -77,7 +77,7 @@ t.test('a refused certificate keeps the last good one and is reported with its s
 
   const missing = desiredOf({ 'a.test': { tls: { secret: 'shop/a' } } }, certs({}));
   t.match(missing.problems, [{ code: 'CERTIFICATE_MISSING', source: '/p/vhosts/a.test/spec (tls)'.replace(/^/, 'etcd key '), message: /no Secrets are read \(set kubernetes\.secretNamespaces\)/ }]);
-  const outside = buildDesired(etcd({ 'a.test': { tls: { secret: 'web/a' } } }), services, { certificates: { certificates: {}, secretNamespaces: ['shop'], fileDir: null }, nowMs: NOW, previous: null });
+  const outside = buildDesired(etcd({ 'a.test': { tls: { secret: 'web/a' } } }), services, {}, 0, { certificates: { certificates: {}, secretNamespaces: ['shop'], fileDir: null }, nowMs: NOW, previous: null });
   t.match(outside.problems, [{ code: 'CERTIFICATE_MISSING', message: /namespace web is not in kubernetes\.secretNamespaces \(shop\)/ }]);
 });
 

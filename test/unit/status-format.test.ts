@@ -11,10 +11,11 @@ t.test('status table: vhosts with per-colour up/ready and per-node colour, then 
   const view: VHostsView = {
     node: 'lb-1',
     revision: 12,
+    haproxy: { known: true, unknownSince: null },
     vhosts: [
-      { host: 'bad.example.com', active: null, revision: null, backends: [], nodes: [], problems: [{ code: 'SPEC_INVALID', host: 'bad.example.com', source: 'etcd key /p/vhosts/bad.example.com/spec', message: 'not valid JSON' }] },
+      { host: 'bad.example.com', active: null, revision: null, backends: [], nodes: [], lastGood: null, problems: [{ code: 'SPEC_INVALID', host: 'bad.example.com', source: 'etcd key /p/vhosts/bad.example.com/spec', message: 'not valid JSON' }] },
       {
-        host: 'shop.example.com', active: 'green', revision: 11, problems: [],
+        host: 'shop.example.com', active: 'green', revision: 11, problems: [], lastGood: null,
         backends: [backend('blue', 2, 2, false), backend('green', 1, 3, true, 2)],
         nodes: [{ node: 'lb-1', revision: 12, active: 'green' }, { node: 'lb-2', revision: 9, active: 'blue' }],
       },
