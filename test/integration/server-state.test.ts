@@ -42,7 +42,7 @@ t.test('a pod whose health check fails gets no request across 10 reloads', async
   const result = await load.stop();
   t.ok(result.ok > 100, `${result.ok} requests answered`);
   t.strictSame(result.failures, {}, 'no request failed');
-  t.equal(failing.requests() - before, 0, `the failing pod received no request (load: ${JSON.stringify(result)})`);
+  t.equal(failing.requests(HOST) - before, 0, `the failing pod received no request (load: ${JSON.stringify(result)})`);
   t.ok(env.pods.filter((p) => p.colour === 'blue' && p !== failing).every((p) => p.requests() > 0), 'the healthy pods served');
   t.equal(readFileSync(`${env.dir}/state/server-state`, 'utf8'), '1\n', 'after the reload, the saved state is cleared again');
 });
