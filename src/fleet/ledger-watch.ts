@@ -17,6 +17,8 @@ export interface LedgerWatchOptions {
   readonly onWrite: (keyHost: string, revision: number) => void;
 }
 
+const CANCEL_WAIT_MS = 1000;
+
 export class LedgerWatch {
   private readonly opts: LedgerWatchOptions;
   private readonly backoff = new Backoff(500, 30000);
@@ -47,6 +49,10 @@ export class LedgerWatch {
   private async run(): Promise<void> {
     while (!this.abort.signal.aborted) {
       try {
+        if (this.revision > 0 && (await this.compactedPast(this.revision))) {
+          this.opts.log.warn({ code: 'LEDGER_FAILED', revision: this.revision }, 'etcd compacted the writes the flip ledger had not seen; they are not recorded');
+          this.revision = 0;
+        }
         if (this.revision === 0) this.revision = Number((await this.opts.client.get(this.watchPrefix).exec()).header.revision);
         const reason = await this.watch();
         if (this.abort.signal.aborted) break;
@@ -59,6 +65,22 @@ export class LedgerWatch {
       await sleep(this.backoff.next(), this.abort.signal);
     }
     await this.close();
+  }
+
+  /**
+   * Whether the revision after `revision` is gone. A watch created from a
+   * compacted revision is refused by etcd at creation, and the client library
+   * then mixes up this watch with the etcd source's if both are being created
+   * at that moment, which crashes the process: so never ask for one.
+   */
+  private async compactedPast(revision: number): Promise<boolean> {
+    try {
+      await this.opts.client.get(this.watchPrefix).revision(revision + 1).exec();
+      return false;
+    } catch (err) {
+      if (/compacted/i.test(errorMessage(err))) return true;
+      throw err;
+    }
   }
 
   private async watch(): Promise<string> {
@@ -104,6 +126,7 @@ export class LedgerWatch {
     if (!watcher) return;
     watcher.removeAllListeners();
     watcher.on('error', () => {});
-    await watcher.cancel().catch(() => {});
+    // On a stalled link etcd never confirms the cancel; closing the client ends the watch anyway.
+    await Promise.race([watcher.cancel().catch(() => {}), sleep(CANCEL_WAIT_MS)]);
   }
 }
