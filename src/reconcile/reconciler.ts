@@ -112,6 +112,8 @@ export class Reconciler {
   private loaded = false;
   private resyncDue = false;
   private masterPid: number | null = null;
+  /** HAProxy refused the last reload: the files on disk are known not to run, whatever the workers' start times say. */
+  private reloadRefused = false;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -222,7 +224,7 @@ export class Reconciler {
   }
 
   private async applyReload(reason: string, next: AppliedState, started: number, fallback?: Fallback): Promise<RunOutcome> {
-    if (this.appliedState === null && !fallback && (await this.takesOver(next.rendered))) {
+    if (this.appliedState === null && !fallback && !this.reloadRefused && (await this.takesOver(next.rendered))) {
       this.setApplied(next);
       return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'noop', reason: 'HAProxy already runs these files' });
     }
@@ -231,6 +233,7 @@ export class Reconciler {
     if (outcome.ok) this.setApplied(next);
     // A reload HAProxy did not confirm, or could not be asked for, leaves what it runs in doubt.
     else if (outcome.code === 'HAPROXY_RELOAD_FAILED' || outcome.code === 'HAPROXY_UNREACHABLE') this.setApplied(null);
+    this.reloadRefused = !outcome.ok && outcome.code === 'HAPROXY_RELOAD_FAILED';
     const result = outcome.ok
       ? { ok: true, mode: 'reload' as const, reason, fallback }
       : { ok: false, mode: 'reload' as const, reason, code: outcome.code, message: outcome.message, fallback };

@@ -121,6 +121,23 @@ t.test('first sync: a restarted daemon takes over files HAProxy already runs, wi
   t.match(w.reconciler.lastReport(), { ok: true, mode: 'noop', reason: 'HAProxy already runs these files' });
 });
 
+t.test('after HAProxy refused a reload, the retry reloads even if the workers look newer than the files', async (t) => {
+  const w = world({ runsAlready: true });
+  await w.reconciler.sync();
+  t.strictSame(w.calls, ['runsAlready'], 'taken over at start');
+  // More pods than the backend has slots: a reload, which HAProxy refuses.
+  w.endpoints['shop/blue'] = ['10.0.0.1', '10.0.0.3', '10.0.0.4'];
+  w.put('spec', SPEC);
+  w.setReload(failed('HAPROXY_RELOAD_FAILED'));
+  await w.reconciler.sync();
+  t.equal(w.calls.at(-1), 'reload');
+  // From 3.1 the worker that failed to load can still be listed, started after the files: not a reason to take them over.
+  w.setReload(ok);
+  await w.reconciler.sync();
+  t.strictSame(w.calls.slice(-1), ['reload'], 'reloaded, not taken over');
+  t.match(w.reconciler.lastReport(), { ok: true, mode: 'reload' });
+});
+
 t.test('first sync reloads; a flip then goes by the Runtime API', async (t) => {
   const w = world();
   await w.reconciler.sync();
