@@ -4,12 +4,12 @@
  * value disables only the vhost it belongs to, and is returned as a problem.
  */
 import { decideVHost, type CurrentVHost } from './last-good.ts';
-import type { Backend, DesiredState, Endpoint, EtcdSnapshot, LastGoodEntry, LastGoodInputs, LastGoodRecords, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostSpec } from './model.ts';
+import type { Backend, DesiredState, Endpoint, EtcdSnapshot, LastGoodEntry, LastGoodInputs, LastGoodRecords, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostSpec, VHostTls } from './model.ts';
 import { vhostTls, type TlsInput } from './tls.ts';
 import { parseSpec } from './spec.ts';
 import { checkColour, checkHost, printable } from './validate.ts';
 
-interface HostKeys {
+export interface HostKeys {
   spec?: { key: string; value: string; modRevision: number };
   active?: { key: string; value: string; modRevision: number };
 }
@@ -28,22 +28,72 @@ export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnaps
   const hosts = groupByHost(etcd, problems);
   const vhosts: VHost[] = [];
   const remembered: Record<string, LastGoodEntry> = {};
-  const previous = new Map((tls?.previous?.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
-  for (const [host, keys] of [...hosts].sort(([a], [b]) => compareText(a, b))) {
-    // Certificate problems belong to the version that serves, current or last good.
-    const tlsFor: TlsFor = (spec, source) => vhostTls(host, spec, source, tls, previous.get(host) ?? null, problems);
-    const current = currentVHost(host, keys, etcd.prefix, services, problems, tlsFor);
-    const rebuild = (inputs: LastGoodInputs): VHost | Problem[] => rebuildVHost(host, inputs, etcd.prefix, services, tlsFor);
-    const decision = decideVHost(current, Object.hasOwn(lastGood, host) ? lastGood[host] : undefined, rebuild, now);
-    problems.push(...decision.problems);
-    if (decision.vhost) vhosts.push(decision.vhost);
-    if (decision.entry) remembered[host] = decision.entry;
+  const previous = previousTls(tls);
+  for (const [host, keys] of hosts) {
+    const stored = Object.hasOwn(lastGood, host) ? lastGood[host] : undefined;
+    const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: previous.get(host) ?? null });
+    problems.push(...result.problems);
+    if (result.vhost) vhosts.push(result.vhost);
+    if (result.entry) remembered[host] = result.entry;
   }
   return { revision: etcd.revision, vhosts, problems: problems.sort(compareProblems), lastGood: remembered };
 }
 
+/** Where a vhost finds the endpoints of the services it names. */
+export interface ServiceLookup {
+  get(ref: string): ServiceEndpoints | undefined;
+}
+
+/** Everything one vhost is made from. */
+export interface HostInputs {
+  readonly host: string;
+  readonly keys: HostKeys;
+  readonly prefix: string;
+  readonly services: ServiceLookup;
+  readonly stored: LastGoodEntry | undefined;
+  readonly now: number;
+  readonly tls: TlsInput | undefined;
+  readonly previousTls: VHostTls | null;
+}
+
+/** What one vhost's inputs give, and which of the shared inputs it read (to tell when it must be made again). */
+export interface HostResult {
+  readonly vhost: VHost | null;
+  readonly entry: LastGoodEntry | null;
+  readonly problems: readonly Problem[];
+  /** Each service looked up, with what was found. */
+  readonly services: ReadonlyArray<readonly [string, ServiceEndpoints | undefined]>;
+  /** A certificate was judged: the result depends on the certificates and the time. */
+  readonly readTls: boolean;
+  /** The first fall back to the last good version is dated now. */
+  readonly readNow: boolean;
+}
+
+/** One vhost from its own etcd keys, the services it names, and its last good version. */
+export function hostResult(inputs: HostInputs): HostResult {
+  const { host, keys, prefix, stored, now } = inputs;
+  const problems: Problem[] = [];
+  const used: Array<readonly [string, ServiceEndpoints | undefined]> = [];
+  const services: ServiceLookup = { get: (ref) => { const found = inputs.services.get(ref); used.push([ref, found]); return found; } };
+  let readTls = false;
+  // Certificate problems belong to the version that serves, current or last good.
+  const tlsFor: TlsFor = (spec, source) => {
+    readTls ||= spec.tls !== undefined;
+    return vhostTls(host, spec, source, inputs.tls, inputs.previousTls, problems);
+  };
+  const current = currentVHost(host, keys, prefix, services, problems, tlsFor);
+  const rebuild = (values: LastGoodInputs): VHost | Problem[] => rebuildVHost(host, values, prefix, services, tlsFor);
+  const decision = decideVHost(current, stored, rebuild, now);
+  problems.push(...decision.problems);
+  return { vhost: decision.vhost, entry: decision.entry, problems, services: used, readTls, readNow: decision.mark !== null && stored?.since == null };
+}
+
+export function previousTls(tls: TlsInput | undefined): ReadonlyMap<string, VHostTls | null> {
+  return new Map((tls?.previous?.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
+}
+
 /** The current etcd values of a vhost, validated; problems of a valid vhost (unresolved services) go to `problems`. */
-function currentVHost(host: string, keys: HostKeys, prefix: string, services: Map<string, ServiceEndpoints>, problems: Problem[], tlsFor: TlsFor): CurrentVHost {
+function currentVHost(host: string, keys: HostKeys, prefix: string, services: ServiceLookup, problems: Problem[], tlsFor: TlsFor): CurrentVHost {
   const own: Problem[] = [];
   const vhost = buildVHost(host, keys, prefix, services, own, tlsFor);
   if (!vhost) {
@@ -56,7 +106,7 @@ function currentVHost(host: string, keys: HostKeys, prefix: string, services: Ma
 }
 
 /** Stored values through the same validation as fresh ones; the problems of a served version are those of the current one. */
-function rebuildVHost(host: string, inputs: LastGoodInputs, prefix: string, services: Map<string, ServiceEndpoints>, tlsFor: TlsFor): VHost | Problem[] {
+function rebuildVHost(host: string, inputs: LastGoodInputs, prefix: string, services: ServiceLookup, tlsFor: TlsFor): VHost | Problem[] {
   const keys: HostKeys = {
     spec: { key: `vhosts/${host}/spec`, value: inputs.spec, modRevision: inputs.revision },
     ...(inputs.active === null ? {} : { active: { key: `vhosts/${host}/active`, value: inputs.active, modRevision: inputs.revision } }),
@@ -71,7 +121,7 @@ function compareText(a: string, b: string): number {
 }
 
 /** Problems in a stable order, so equal snapshots give equal results. */
-function compareProblems(a: Problem, b: Problem): number {
+export function compareProblems(a: Problem, b: Problem): number {
   return compareText(a.source, b.source) || compareText(a.code, b.code) || compareText(a.message, b.message);
 }
 
@@ -79,7 +129,7 @@ export function backendName(host: string, colour: string): string {
   return `be_${host.replace('*', '_')}_${colour}`;
 }
 
-function groupByHost(etcd: EtcdSnapshot, problems: Problem[]): Map<string, HostKeys> {
+export function groupByHost(etcd: EtcdSnapshot, problems: Problem[]): Map<string, HostKeys> {
   const hosts = new Map<string, HostKeys>();
   // Keys already in lower case first, then by name: when two keys differ only in case, the same one wins.
   const keys = Object.keys(etcd.entries).sort((a, b) => Number(a !== a.toLowerCase()) - Number(b !== b.toLowerCase()) || compareText(a, b));
@@ -110,7 +160,7 @@ function buildVHost(
   host: string,
   keys: HostKeys,
   prefix: string,
-  services: Map<string, ServiceEndpoints>,
+  services: ServiceLookup,
   problems: Problem[],
   tlsFor: TlsFor,
 ): VHost | null {
@@ -147,7 +197,7 @@ function buildBackend(
   colour: string,
   ref: { service: string; port: string },
   spec: VHostSpec,
-  services: Map<string, ServiceEndpoints>,
+  services: ServiceLookup,
   prefix: string,
   problems: Problem[],
 ): Backend {
@@ -168,7 +218,7 @@ function buildBackend(
   };
 }
 
-function resolveServers(ref: { service: string; port: string }, services: Map<string, ServiceEndpoints>): readonly Endpoint[] | string {
+function resolveServers(ref: { service: string; port: string }, services: ServiceLookup): readonly Endpoint[] | string {
   const service = services.get(ref.service);
   if (!service) return `service ${ref.service} is not known to any endpoint source`;
   const endpoints = Object.hasOwn(service.ports, ref.port) ? service.ports[ref.port] : undefined;
@@ -181,22 +231,23 @@ function resolveServers(ref: { service: string; port: string }, services: Map<st
 
 /** Merges endpoint sources; a Service known to several gets the union of their endpoints. */
 export function mergeServices(sources: readonly ServicesSnapshot[]): Map<string, ServiceEndpoints> {
-  const merged = new Map<string, Map<string, Endpoint[]>>();
+  const parts = new Map<string, ServiceEndpoints[]>();
   for (const source of sources) {
-    for (const [ref, service] of Object.entries(source.services)) {
-      const ports = merged.get(ref) ?? new Map<string, Endpoint[]>();
-      for (const [port, endpoints] of Object.entries(service.ports)) ports.set(port, [...(ports.get(port) ?? []), ...endpoints]);
-      merged.set(ref, ports);
-    }
+    for (const [ref, service] of Object.entries(source.services)) parts.set(ref, [...(parts.get(ref) ?? []), service]);
   }
-  const out = new Map<string, ServiceEndpoints>();
-  for (const [ref, ports] of merged) {
-    // No prototype: a port may be called "constructor".
-    const clean: Record<string, readonly Endpoint[]> = Object.create(null) as Record<string, readonly Endpoint[]>;
-    for (const [port, endpoints] of ports) clean[port] = sortEndpoints(endpoints);
-    out.set(ref, { ports: clean });
+  return new Map([...parts].map(([ref, known]) => [ref, mergeService(known)]));
+}
+
+/** One Service as several sources know it: each port's endpoints united, deduplicated and ordered. */
+export function mergeService(known: readonly ServiceEndpoints[]): ServiceEndpoints {
+  const ports = new Map<string, Endpoint[]>();
+  for (const service of known) {
+    for (const [port, endpoints] of Object.entries(service.ports)) ports.set(port, [...(ports.get(port) ?? []), ...endpoints]);
   }
-  return out;
+  // No prototype: a port may be called "constructor".
+  const clean: Record<string, readonly Endpoint[]> = Object.create(null) as Record<string, readonly Endpoint[]>;
+  for (const [port, endpoints] of ports) clean[port] = sortEndpoints(endpoints);
+  return { ports: clean };
 }
 
 /** Deduplicates and orders endpoints so that equal sets render identically whatever order they arrived in. */

@@ -210,6 +210,8 @@ export const PLAIN_PROCESS: ProcessSettings = { user: '', group: '', chroot: '',
 /** The files HAProxy reads: the config text and the map files by base name. */
 export interface Rendered {
   readonly config: string;
+  /** A digest of `config`, made by parts as it was rendered; configs of the same digest are the same text. */
+  readonly configDigest?: string;
   readonly maps: Readonly<Record<string, string>>;
   /** Files of the certificates directory: the crt-list and each vhost's PEM under hosts/, by path relative to it. */
   readonly certificates?: Readonly<Record<string, string>>;

@@ -83,6 +83,18 @@ export function sameTemplates(a: TemplatesSnapshot, b: TemplatesSnapshot): boole
 
 /** Parses a rendered map file ("key value" lines) into its entries, in file order. */
 export function mapEntries(text: string): Array<[string, string]> {
+  const known = parsedMaps.get(text);
+  if (known) return known;
+  const entries = parseMap(text);
+  // The maps HAProxy runs and the ones just rendered: the two texts each sync compares.
+  if (parsedMaps.size >= 4) parsedMaps.delete(parsedMaps.keys().next().value ?? '');
+  parsedMaps.set(text, entries);
+  return entries;
+}
+
+const parsedMaps = new Map<string, Array<[string, string]>>();
+
+function parseMap(text: string): Array<[string, string]> {
   const entries: Array<[string, string]> = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -98,6 +110,8 @@ function structuralChange(applied: AppliedState, target: Target): string | null 
 }
 
 function hostChange(before: DesiredState, after: DesiredState): string | null {
+  // Vhosts come sorted by host: the same hosts are the same list.
+  if (before.vhosts === after.vhosts || (before.vhosts.length === after.vhosts.length && after.vhosts.every((v, i) => v.host === before.vhosts[i]?.host))) return null;
   const old = new Set(before.vhosts.map((v) => v.host));
   const now = new Set(after.vhosts.map((v) => v.host));
   for (const host of now) if (!old.has(host)) return `vhost ${host} added`;
@@ -111,6 +125,10 @@ function settingsChange(before: TemplateView, after: TemplateView): string | nul
 }
 
 function backendChange(before: readonly BackendView[], after: readonly BackendView[]): string | null {
+  if (before.length === after.length) {
+    const changed = changedBackend(before, after);
+    if (changed !== undefined) return changed;
+  }
   const old = new Set(before.map((b) => b.name));
   const now = new Set(after.map((b) => b.name));
   for (const b of after) if (!old.has(b.name)) return `backend ${b.name} added`;
@@ -118,6 +136,19 @@ function backendChange(before: readonly BackendView[], after: readonly BackendVi
   for (const [i, b] of after.entries()) {
     const prev = before[i];
     if (!prev || prev.name !== b.name) return 'backends reordered';
+    if (!sameOutsideSlots(prev, b)) return `backend ${b.name} settings changed`;
+    if (!sameSlotNames(prev, b)) return slotsReason(prev, b);
+  }
+  return null;
+}
+
+/** The same backends in the same order: the first one whose structure changed, null for none; undefined when names differ. */
+function changedBackend(before: readonly BackendView[], after: readonly BackendView[]): string | null | undefined {
+  for (let i = 0; i < after.length; i++) {
+    const b = after[i];
+    const prev = before[i];
+    if (b === prev) continue;
+    if (!b || !prev || prev.name !== b.name) return undefined;
     if (!sameOutsideSlots(prev, b)) return `backend ${b.name} settings changed`;
     if (!sameSlotNames(prev, b)) return slotsReason(prev, b);
   }

@@ -3,11 +3,11 @@
  * Every interpolation goes through haproxyWord, which refuses unsafe values.
  * Same input, byte-identical output.
  */
-import { Eta } from 'eta/core';
 import { SyncError, errorMessage } from '../errors.ts';
 import { certificateFile } from './certificate.ts';
 import { haproxyWord } from './escape.ts';
-import { PLAIN_PROCESS, type DesiredState, type ProcessSettings, type RenderSettings, type Rendered, type Slot, type TemplatesSnapshot } from './model.ts';
+import { PLAIN_PROCESS, type Backend, type DesiredState, type ProcessSettings, type RenderSettings, type Rendered, type Slot, type TemplatesSnapshot, type VHost } from './model.ts';
+import { PartRenderer } from './part-renderer.ts';
 import { endpointKey, type Layout } from './slots.ts';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.eta';
@@ -67,7 +67,7 @@ export interface TemplateView {
 /** The pages Debian's haproxy package ships in /etc/haproxy/errors. */
 const ERROR_PAGES = [400, 403, 408, 500, 502, 503, 504];
 
-const compiled = new WeakMap<TemplatesSnapshot, Eta>();
+const compiled = new WeakMap<TemplatesSnapshot, PartRenderer>();
 
 export function render(desired: DesiredState, layout: Layout, settings: RenderSettings, templates: TemplatesSnapshot): Rendered {
   return renderView(templateView(desired, layout, settings), desired, templates);
@@ -75,14 +75,28 @@ export function render(desired: DesiredState, layout: Layout, settings: RenderSe
 
 /** Renders a view already built (the planner compares views before anything is rendered). */
 export function renderView(view: TemplateView, desired: DesiredState, templates: TemplatesSnapshot): Rendered {
-  const eta = compile(templates);
-  let config: string;
+  const renderer = compile(templates);
+  let config: { text: string; digest: string };
   try {
-    config = eta.render(`@${MAIN_TEMPLATE}`, view);
+    config = renderer.renderConfig(view);
   } catch (err) {
     throw templateError(templates, err);
   }
-  return { config: tidy(config), maps: renderMaps(desired, view.https !== null), certificates: view.https ? renderCertificates(desired, view.https) : {} };
+  const certificates = view.https ? renderCertificates(desired, view.https) : {};
+  return { config: config.text, configDigest: config.digest, maps: renderMaps(desired, view.https !== null), certificates };
+}
+
+/**
+ * Renders the backends of `views` that have not been rendered yet, so that a
+ * later renderView finds them ready: a caller can spread a large first render
+ * over several turns of the event loop.
+ */
+export function prerender(view: TemplateView, backends: readonly BackendView[], templates: TemplatesSnapshot): void {
+  try {
+    compile(templates).prerender(view, backends);
+  } catch (err) {
+    throw templateError(templates, err);
+  }
 }
 
 /** The crt-list and the PEM files it names: one entry per vhost served over HTTPS, its host as the SNI filter. */
@@ -111,18 +125,11 @@ export function mapPath(settings: Pick<RenderSettings, 'mapsDir'>, file: string)
 /** Everything a template can see; the config is a function of this and the template files alone. */
 export function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
   const https = httpsView(settings);
-  const backends = desired.vhosts.flatMap((v) =>
-    v.backends.map((b) => ({
-      name: b.name,
-      host: b.host,
-      colour: b.colour,
-      balance: b.balance,
-      healthPath: b.healthPath,
-      redirect: https !== null && v.tls?.redirect === true,
-      hsts: https !== null ? (v.tls?.hsts ?? null) : null,
-      slots: slotViews(layout[b.name] ?? []),
-    })),
-  );
+  const backends = desired.vhosts.flatMap((v) => {
+    const redirect = https !== null && v.tls?.redirect === true;
+    const hsts = https !== null ? (v.tls?.hsts ?? null) : null;
+    return v.backends.map((b) => backendView(b, slotViews(layout[b.name] ?? []), redirect, hsts));
+  });
   return {
     node: settings.node,
     adminSocket: settings.adminSocket,
@@ -147,7 +154,18 @@ function httpsView(settings: RenderSettings): HttpsView | null {
   };
 }
 
-// An unchanged backend keeps its slot list from one sync to the next; so does its view, which spares the planner a comparison.
+// An unchanged backend keeps its view object from one sync to the next: the planner and the renderer then skip it at a glance.
+const backendViews = new WeakMap<Backend, BackendView>();
+
+function backendView(b: Backend, slots: readonly SlotView[], redirect: boolean, hsts: number | null): BackendView {
+  const was = backendViews.get(b);
+  if (was && was.slots === slots && was.redirect === redirect && was.hsts === hsts) return was;
+  const view = { name: b.name, host: b.host, colour: b.colour, balance: b.balance, healthPath: b.healthPath, redirect, hsts, slots };
+  backendViews.set(b, view);
+  return view;
+}
+
+// An unchanged backend keeps its slot list from one sync to the next; so does its view.
 const slotViewCache = new WeakMap<readonly Slot[], readonly SlotView[]>();
 
 function slotViews(slots: readonly Slot[]): readonly SlotView[] {
@@ -167,6 +185,17 @@ function slotViews(slots: readonly Slot[]): readonly SlotView[] {
  * do, and an exact host without one never falls through to a wildcard's.
  */
 export function renderMaps(desired: DesiredState, https = false): Record<string, string> {
+  const known = renderedMaps.get(desired.vhosts);
+  if (known && known.https === https) return known.maps;
+  const maps = mapsOf(desired, https);
+  renderedMaps.set(desired.vhosts, { https, maps });
+  return maps;
+}
+
+// The planner and the renderer both need a sync's maps; vhost lists that did not change keep them.
+const renderedMaps = new WeakMap<readonly VHost[], { https: boolean; maps: Record<string, string> }>();
+
+function mapsOf(desired: DesiredState, https: boolean): Record<string, string> {
   const exact: Array<[string, string, string]> = [];
   const wildcard: Array<[string, string, string]> = [];
   for (const v of desired.vhosts) {
@@ -182,23 +211,23 @@ export function renderMaps(desired: DesiredState, https = false): Record<string,
   return https ? { ...maps, [TLS_HOSTS_MAP]: text(exact, 2), [TLS_WILDCARDS_MAP]: text(wildcard, 2) } : maps;
 }
 
-function compile(templates: TemplatesSnapshot): Eta {
+function compile(templates: TemplatesSnapshot): PartRenderer {
   const cached = compiled.get(templates);
   if (cached) return cached;
   if (templates.files[MAIN_TEMPLATE] === undefined) {
     throw new SyncError('TEMPLATE_INVALID', `template directory ${templates.dir} has no ${MAIN_TEMPLATE}`);
   }
-  const eta = new Eta({ autoEscape: true, escapeFunction: haproxyWord, autoTrim: false, useWith: false, cache: true });
+  const renderer = new PartRenderer(`@${MAIN_TEMPLATE}`);
   for (const [name, text] of Object.entries(templates.files)) {
     try {
-      eta.loadTemplate(`@${name}`, text);
-      if (name.endsWith('.eta')) eta.loadTemplate(`@${name.slice(0, -4)}`, text);
+      renderer.loadTemplate(`@${name}`, text);
+      if (name.endsWith('.eta')) renderer.loadTemplate(`@${name.slice(0, -4)}`, text);
     } catch (err) {
       throw new SyncError('TEMPLATE_INVALID', `template ${templates.dir}/${name}: ${firstLine(errorMessage(err))}`);
     }
   }
-  compiled.set(templates, eta);
-  return eta;
+  compiled.set(templates, renderer);
+  return renderer;
 }
 
 function templateError(templates: TemplatesSnapshot, err: unknown): SyncError {
@@ -209,9 +238,4 @@ function templateError(templates: TemplatesSnapshot, err: unknown): SyncError {
 /** Eta's messages go on with the generated template code, which helps nobody in a log line. */
 function firstLine(message: string): string {
   return message.split('\n').find((l) => l.trim() !== '')?.trim() ?? message;
-}
-
-/** Collapses runs of blank lines that template control flow leaves behind. */
-function tidy(text: string): string {
-  return `${text.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim()}\n`;
 }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { buildDesired } from '../core/desired.ts';
+import { DesiredCache } from '../core/desired-cache.ts';
 import { describeDrift, findDrift, type Drift, type DriftKind, type LiveState } from '../core/drift.ts';
 import { sameRecords } from '../core/last-good.ts';
 import { mergeCertificates } from '../core/tls.ts';
@@ -97,6 +97,7 @@ export class Reconciler {
   private readonly retry = new Backoff(1000, 30000);
   private readonly loggedProblems = new Set<string>();
   private readonly outage = new Outage();
+  private readonly desired = new DesiredCache();
   private appliedState: AppliedState | null = null;
   private report: SyncReport | null = null;
   private currentProblems: readonly Problem[] = [];
@@ -168,7 +169,7 @@ export class Reconciler {
     if (!inputs) return {};
     if (!this.loaded) await this.loadState();
     const tls = { certificates: inputs.certificates, nowMs: Date.now(), previous: this.appliedState?.desired ?? null };
-    const desired = buildDesired(inputs.etcd, inputs.services, this.lastGood, this.now(), tls);
+    const desired = this.desired.build(inputs.etcd, inputs.services, this.lastGood, this.now(), tls);
     this.noteProblems([...desired.problems, ...this.stateProblems]);
     const outcome = await this.applyDesired(desired, inputs.templates, started);
     if (this.report?.ok && this.appliedState?.desired === desired) await this.remember(desired.lastGood ?? {});
@@ -417,7 +418,7 @@ const hashes = new WeakMap<Rendered, string>();
 export function configHash(rendered: Rendered): string {
   const cached = hashes.get(rendered);
   if (cached) return cached;
-  const h = createHash('sha256').update(rendered.config);
+  const h = createHash('sha256').update(rendered.configDigest ?? rendered.config);
   for (const name of Object.keys(rendered.maps).sort()) h.update(`\0${name}\0${rendered.maps[name]}`);
   const hash = h.digest('hex').slice(0, 16);
   hashes.set(rendered, hash);

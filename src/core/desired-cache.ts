@@ -1,0 +1,122 @@
+/**
+ * The desired state, made again on every sync from whole snapshots (level-
+ * triggered, like buildDesired) but at the cost of what changed: a vhost
+ * whose own inputs are the same as last time (its etcd keys, the endpoint
+ * objects of the services it names, its last good version) keeps its
+ * previous result, objects included, which lets every later step (slots,
+ * views, plan, render) skip it by identity. The result always equals
+ * buildDesired's on the same snapshots; a property test holds the two
+ * together.
+ */
+import { compareProblems, groupByHost, hostResult, previousTls, type HostKeys, type HostResult } from './desired.ts';
+import type { DesiredState, EtcdSnapshot, LastGoodEntry, LastGoodRecords, Problem, ServicesSnapshot, VHost, VHostTls } from './model.ts';
+import { ServiceMerger } from './service-merger.ts';
+import type { TlsInput } from './tls.ts';
+
+interface Memo {
+  readonly keys: HostKeys;
+  readonly stored: LastGoodEntry | undefined;
+  readonly result: HostResult;
+}
+
+interface Grouping {
+  readonly prefix: string;
+  readonly entries: EtcdSnapshot['entries'];
+  /** The entries' keys in snapshot order: the same list means the same hosts and the same winning keys. */
+  readonly keys: readonly string[];
+  readonly hosts: ReadonlyMap<string, HostKeys>;
+  readonly problems: readonly Problem[];
+}
+
+export class DesiredCache {
+  private readonly merger = new ServiceMerger();
+  private memos = new Map<string, Memo>();
+  private grouping: Grouping | null = null;
+  private last: DesiredState | null = null;
+
+  build(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], lastGood: LastGoodRecords = {}, now = 0, tls?: TlsInput): DesiredState {
+    const services = this.merger.merge(sources);
+    const grouping = this.group(etcd);
+    const problems: Problem[] = [...sources.flatMap((s) => s.problems), ...grouping.problems];
+    // Only vhosts made again need the certificates served before.
+    let previous: ReadonlyMap<string, VHostTls | null> | null = null;
+    const previousFor = (host: string): VHostTls | null => (previous ??= previousTls(tls)).get(host) ?? null;
+    const memos = new Map<string, Memo>();
+    const vhosts: VHost[] = [];
+    const remembered: Record<string, LastGoodEntry> = {};
+    let changed = this.last === null || this.memos.size !== grouping.hosts.size;
+    for (const [host, keys] of grouping.hosts) {
+      const stored = Object.hasOwn(lastGood, host) ? lastGood[host] : undefined;
+      let memo = this.memos.get(host);
+      if (!memo || !reusable(memo, keys, stored, services)) {
+        const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: previousFor(host) });
+        memo = { keys, stored, result };
+        changed = true;
+      }
+      // Certificates are judged against the clock; a fall back is dated by it: neither is kept for next time.
+      if (!memo.result.readTls && !memo.result.readNow) memos.set(host, memo);
+      else changed = true;
+      problems.push(...memo.result.problems);
+      if (memo.result.vhost) vhosts.push(memo.result.vhost);
+      if (memo.result.entry) remembered[host] = memo.result.entry;
+    }
+    this.memos = memos;
+    const last = this.last;
+    const desired: DesiredState = !changed && last
+      ? { revision: etcd.revision, vhosts: last.vhosts, problems: problems.sort(compareProblems), lastGood: last.lastGood ?? remembered }
+      : { revision: etcd.revision, vhosts, problems: problems.sort(compareProblems), lastGood: remembered };
+    this.last = desired;
+    return desired;
+  }
+
+  /** Hosts and their keys; grouped again only when the set of keys changed. */
+  private group(etcd: EtcdSnapshot): Grouping {
+    const g = this.grouping;
+    if (g && g.prefix === etcd.prefix && g.entries === etcd.entries) return g;
+    const keys = Object.keys(etcd.entries);
+    let grouping: Grouping;
+    if (g && g.prefix === etcd.prefix && sameList(keys, g.keys)) {
+      const hosts = new Map<string, HostKeys>();
+      for (const [host, was] of g.hosts) hosts.set(host, refreshed(was, etcd.entries));
+      grouping = { prefix: etcd.prefix, entries: etcd.entries, keys, hosts, problems: g.problems };
+    } else {
+      const problems: Problem[] = [];
+      const hosts = groupByHost(etcd, problems);
+      grouping = { prefix: etcd.prefix, entries: etcd.entries, keys, hosts, problems };
+    }
+    this.grouping = grouping;
+    return grouping;
+  }
+}
+
+function reusable(memo: Memo, keys: HostKeys, stored: LastGoodEntry | undefined, services: ReadonlyMap<string, unknown>): boolean {
+  return sameKey(memo.keys.spec, keys.spec) && sameKey(memo.keys.active, keys.active) && sameEntry(memo.stored, stored) && memo.result.services.every(([ref, found]) => services.get(ref) === found);
+}
+
+function sameKey(a: HostKeys['spec'], b: HostKeys['spec']): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.key === b.key && a.value === b.value && a.modRevision === b.modRevision);
+}
+
+function sameEntry(a: LastGoodEntry | undefined, b: LastGoodEntry | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.spec === b.spec && a.active === b.active && a.revision === b.revision && a.since === b.since);
+}
+
+/** A host's keys with their current values; the same object when none changed. */
+function refreshed(was: HostKeys, entries: EtcdSnapshot['entries']): HostKeys {
+  const spec = was.spec && current(was.spec, entries);
+  const active = was.active && current(was.active, entries);
+  if (spec === was.spec && active === was.active) return was;
+  return { ...(spec ? { spec } : {}), ...(active ? { active } : {}) };
+}
+
+function current(key: NonNullable<HostKeys['spec']>, entries: EtcdSnapshot['entries']): NonNullable<HostKeys['spec']> {
+  const entry = entries[key.key];
+  if (!entry || (entry.value === key.value && entry.modRevision === key.modRevision)) return key;
+  return { key: key.key, value: entry.value, modRevision: entry.modRevision };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
