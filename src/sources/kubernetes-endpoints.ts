@@ -1,7 +1,9 @@
 /**
- * Kubernetes objects → the endpoints snapshot the core reads. Pure: the
- * Kubernetes source feeds it the objects its informers hold, whole, on every
- * change.
+ * Kubernetes objects → the endpoints snapshot the core reads. Pure. Each
+ * endpoint object is read on its own (its contribution), then each Service is
+ * resolved against the contributions that name it; the Kubernetes source does
+ * both per changed object through ServiceIndex, and servicesFromSlices /
+ * servicesFromEndpoints do them for a whole cluster at once.
  *
  * The shapes below are what we read, not what the API promises: list items
  * arrive typed, watch objects as raw JSON, and either may be malformed, so
@@ -59,43 +61,77 @@ export interface EndpointsObject {
  * up per group, because pods behind one Service can expose a named port on
  * different numbers.
  */
-interface EndpointGroup {
+export interface EndpointGroup {
   /** "EndpointSlice shop/web-abc", for problems. */
   readonly origin: string;
   readonly ports: readonly PortObject[];
   readonly addresses: readonly string[];
 }
 
+/**
+ * What one EndpointSlice or Endpoints object brings, read on its own: the
+ * Service it belongs to ("namespace/name", null for none), its groups, and
+ * what was wrong with it. Nothing here depends on other objects, so it is
+ * read once per object version.
+ */
+export interface EndpointContribution {
+  readonly owner: string | null;
+  readonly groups: readonly EndpointGroup[];
+  readonly problems: readonly Problem[];
+}
+
+/** One Service resolved against the groups of its endpoint objects. */
+export interface ResolvedService {
+  readonly endpoints: ServiceEndpoints;
+  readonly problems: readonly Problem[];
+}
+
 /** Services and their EndpointSlices (discovery.k8s.io/v1), all slices of a Service merged. */
 export function servicesFromSlices(services: readonly ServiceObject[], slices: readonly EndpointSliceObject[]): ServicesSnapshot {
-  const problems: Problem[] = [];
-  const groups = new Map<string, EndpointGroup[]>();
-  for (const slice of slices) {
-    const owner = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-    if (typeof owner !== 'string') continue;
-    const group = sliceGroup(slice, problems);
-    if (group) push(groups, `${slice.metadata?.namespace ?? ''}/${owner}`, group);
-  }
-  return resolveAll(services, groups, problems);
+  return resolveAll(services, slices.map(sliceContribution));
 }
 
 /** Services and their core/v1 Endpoints (same name as the Service), for clusters without EndpointSlices. */
 export function servicesFromEndpoints(services: readonly ServiceObject[], endpoints: readonly EndpointsObject[]): ServicesSnapshot {
+  return resolveAll(services, endpoints.map(endpointsContribution));
+}
+
+/** A slice belongs to the Service its label names; a slice without that label belongs to none and is not read. */
+export function sliceContribution(slice: EndpointSliceObject): EndpointContribution {
+  const owner = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  if (typeof owner !== 'string') return { owner: null, groups: [], problems: [] };
   const problems: Problem[] = [];
-  const groups = new Map<string, EndpointGroup[]>();
-  for (const object of endpoints) {
-    const ref = refOf(object.metadata);
-    for (const [i, subset] of list(object.subsets).entries()) {
-      const origin = `Kubernetes Endpoints ${ref} subsets[${i}]`;
-      const addresses: string[] = [];
-      for (const [j, a] of list(subset.addresses).entries()) {
-        const address = checkedAddress(a.ip, 'any', `${origin}.addresses[${j}]`, problems);
-        if (address) addresses.push(address);
-      }
-      push(groups, ref, { origin, ports: list(subset.ports), addresses });
+  const group = sliceGroup(slice, problems);
+  return { owner: `${slice.metadata?.namespace ?? ''}/${owner}`, groups: group ? [group] : [], problems };
+}
+
+/** An Endpoints object belongs to the Service of the same name; each subset is a group. */
+export function endpointsContribution(object: EndpointsObject): EndpointContribution {
+  const ref = refOf(object.metadata);
+  const problems: Problem[] = [];
+  const groups: EndpointGroup[] = [];
+  for (const [i, subset] of list(object.subsets).entries()) {
+    const origin = `Kubernetes Endpoints ${ref} subsets[${i}]`;
+    const addresses: string[] = [];
+    for (const [j, a] of list(subset.addresses).entries()) {
+      const address = checkedAddress(a.ip, 'any', `${origin}.addresses[${j}]`, problems);
+      if (address) addresses.push(address);
     }
+    groups.push({ origin, ports: list(subset.ports), addresses });
   }
-  return resolveAll(services, groups, problems);
+  return { owner: ref, groups, problems };
+}
+
+/** One Service against the groups of its endpoint objects, in the order those objects are listed. */
+export function resolveService(service: ServiceObject, groups: readonly EndpointGroup[]): ResolvedService {
+  const problems: Problem[] = [];
+  const ports = resolvePorts(refOf(service.metadata), list(service.spec?.ports), groups, problems);
+  return { endpoints: { ports }, problems };
+}
+
+/** "namespace/name" of a Service, or of the object a watch keys it by. */
+export function refOf(meta: Meta | undefined): string {
+  return `${meta?.namespace ?? ''}/${meta?.name ?? ''}`;
 }
 
 function sliceGroup(slice: EndpointSliceObject, problems: Problem[]): EndpointGroup | null {
@@ -130,11 +166,20 @@ function checkedAddress(value: unknown, family: 'IPv4' | 'IPv6' | 'any', where: 
   return null;
 }
 
-function resolveAll(services: readonly ServiceObject[], groups: ReadonlyMap<string, readonly EndpointGroup[]>, problems: Problem[]): ServicesSnapshot {
+/** The whole translation at once: every object's problems in listing order, then every Service's. */
+function resolveAll(services: readonly ServiceObject[], contributions: readonly EndpointContribution[]): ServicesSnapshot {
+  const problems: Problem[] = [];
+  const groups = new Map<string, EndpointGroup[]>();
+  for (const c of contributions) {
+    problems.push(...c.problems);
+    if (c.owner !== null) for (const group of c.groups) push(groups, c.owner, group);
+  }
   const out: Record<string, ServiceEndpoints> = {};
   for (const service of services) {
     const ref = refOf(service.metadata);
-    out[ref] = { ports: resolvePorts(ref, list(service.spec?.ports), groups.get(ref) ?? [], problems) };
+    const resolved = resolveService(service, groups.get(ref) ?? []);
+    out[ref] = resolved.endpoints;
+    problems.push(...resolved.problems);
   }
   return { services: out, problems };
 }
@@ -176,10 +221,6 @@ function resolvePorts(ref: string, ports: readonly PortObject[], groups: readonl
 
 function portNames(ports: readonly PortObject[]): string {
   return ports.map((p) => `${printable(p.name ?? '')}=${printable(String(p.port))}`).join(', ') || 'none';
-}
-
-function refOf(meta: Meta | undefined): string {
-  return `${meta?.namespace ?? ''}/${meta?.name ?? ''}`;
 }
 
 function list<T>(value: readonly T[] | null | undefined): readonly T[] {

@@ -32,6 +32,17 @@ export interface WatchedResourceOptions {
   readonly sourceName?: SourceName;
 }
 
+/**
+ * What changed in a resource's objects, keyed like the resource keys them
+ * ("namespace/name"). Applied in the order given, these changes rebuild the
+ * resource's object map exactly, insertion order included: "put" of a known
+ * key keeps its place, "reset" replaces the whole map (a fresh list).
+ */
+export type ResourceChange<T = KubernetesObject> =
+  | { readonly type: 'put'; readonly key: string; readonly object: T }
+  | { readonly type: 'delete'; readonly key: string }
+  | { readonly type: 'reset'; readonly objects: readonly (readonly [string, T])[] };
+
 /** How often the stall bound is checked. */
 const STALL_CHECK_MS = 1000;
 
@@ -58,7 +69,7 @@ export class WatchedResource {
   private heardAt = 0;
   private restarting = false;
   private stallTimer: NodeJS.Timeout | null = null;
-  private onChange: () => void = () => {};
+  private onChange: (change: ResourceChange) => void = () => {};
 
   constructor(opts: WatchedResourceOptions) {
     this.health = new SourceHealth('kubernetes', opts.log);
@@ -76,7 +87,8 @@ export class WatchedResource {
     return stallBoundMs(this.opts.watchTimeoutSeconds);
   }
 
-  start(onChange: () => void): void {
+  /** onChange hears every change to the objects; a listener that only needs to know that something changed can ignore the argument. */
+  start(onChange: (change: ResourceChange) => void): void {
     this.onChange = onChange;
     this.stallTimer = setInterval(() => this.checkStall(), STALL_CHECK_MS);
     this.stallTimer.unref();
@@ -132,19 +144,21 @@ export class WatchedResource {
     this.objects = objects;
     this.health.synced = true;
     this.heard(attempt, false);
-    this.onChange();
+    this.onChange({ type: 'reset', objects: [...objects] });
     return result;
   }
 
   private put(attempt: number, o: KubernetesObject): void {
     if (attempt !== this.attempt) return;
-    this.objects.set(keyOf(o), o);
-    this.onChange();
+    const key = keyOf(o);
+    this.objects.set(key, o);
+    this.onChange({ type: 'put', key, object: o });
   }
 
   private remove(attempt: number, o: KubernetesObject): void {
     if (attempt !== this.attempt) return;
-    if (this.objects.delete(keyOf(o))) this.onChange();
+    const key = keyOf(o);
+    if (this.objects.delete(key)) this.onChange({ type: 'delete', key });
   }
 
   /** Proof the server is alive and serving us; only data on a watch stream proves the watch works. */

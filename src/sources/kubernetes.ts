@@ -5,12 +5,13 @@
  * listed, so a starting daemon never renders half a cluster; after that its
  * snapshot is never taken away, only replaced by a newer one.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ServicesSnapshot } from '../core/model.ts';
 import { describeApiError, loadKubeConfig, resourcesFor, type KubeAccess, type ResourceKind } from './kubernetes-api.ts';
-import { servicesFromEndpoints, servicesFromSlices, type EndpointSliceObject, type EndpointsObject, type ServiceObject } from './kubernetes-endpoints.ts';
+import { endpointsContribution, sliceContribution, type EndpointContribution, type EndpointSliceObject, type EndpointsObject } from './kubernetes-endpoints.ts';
 import { WatchedResource, stallBoundMs } from './kubernetes-watch.ts';
+import { ServiceIndex } from './service-index.ts';
 import type { Source, SourceStatus } from './source.ts';
 
 export interface KubernetesSourceOptions extends KubeAccess {
@@ -27,14 +28,18 @@ export class KubernetesSource implements Source<ServicesSnapshot> {
   private readonly opts: KubernetesSourceOptions;
   private readonly services: readonly WatchedResource[];
   private readonly endpoints: readonly WatchedResource[];
-  private current: ServicesSnapshot | null = null;
-  private dirty = true;
+  /** Fed every change as it arrives, so a snapshot re-resolves only the Services those changes touched. */
+  private readonly index: ServiceIndex<KubernetesObject>;
 
   constructor(opts: KubernetesSourceOptions) {
     this.opts = opts;
     const endpointsKind: ResourceKind = opts.endpoints === 'slices' ? 'endpointslices' : 'endpoints';
     this.services = this.watched(['services']);
     this.endpoints = this.watched([endpointsKind]);
+    // Watch objects arrive as raw JSON: read as the shapes of kubernetes-endpoints.ts, which checks every value it uses.
+    const contribute: (o: KubernetesObject) => EndpointContribution =
+      opts.endpoints === 'slices' ? (o) => sliceContribution(o as EndpointSliceObject) : (o) => endpointsContribution(o as EndpointsObject);
+    this.index = new ServiceIndex(this.services.length, this.endpoints.length, contribute);
   }
 
   /** How long a watch may stay silent before it counts as stalled. */
@@ -43,20 +48,23 @@ export class KubernetesSource implements Source<ServicesSnapshot> {
   }
 
   start(onChange: () => void): void {
-    const changed = (): void => {
-      this.dirty = true;
-      onChange();
-    };
-    for (const w of this.all()) w.start(changed);
+    this.services.forEach((w, i) =>
+      w.start((change) => {
+        this.index.applyService(i, change);
+        onChange();
+      }),
+    );
+    this.endpoints.forEach((w, i) =>
+      w.start((change) => {
+        this.index.applyEndpoints(i, change);
+        onChange();
+      }),
+    );
   }
 
   snapshot(): ServicesSnapshot | null {
     if (!this.all().every((w) => w.health.synced)) return null;
-    if (this.dirty || !this.current) {
-      this.current = this.translate();
-      this.dirty = false;
-    }
-    return this.current;
+    return this.index.snapshot();
   }
 
   status(): SourceStatus {
@@ -93,14 +101,6 @@ export class KubernetesSource implements Source<ServicesSnapshot> {
           log: this.opts.log,
         }),
     );
-  }
-
-  private translate(): ServicesSnapshot {
-    const services: ServiceObject[] = this.services.flatMap((w) => w.list());
-    const endpoints = this.endpoints.flatMap((w) => w.list());
-    return this.opts.endpoints === 'slices'
-      ? servicesFromSlices(services, endpoints as EndpointSliceObject[])
-      : servicesFromEndpoints(services, endpoints as EndpointsObject[]);
   }
 }
 

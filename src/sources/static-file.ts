@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import type { Endpoint, Problem, ServicesSnapshot } from '../core/model.ts';
+import type { Endpoint, Problem, ServiceEndpoints, ServicesSnapshot } from '../core/model.ts';
 import { checkPortRef, checkServiceRef, parseHostPort } from '../core/validate.ts';
 import { errorMessage } from '../errors.ts';
 import { watchAndRead, type FileWatch } from './file-watch.ts';
@@ -57,7 +57,7 @@ export class StaticFileSource implements Source<ServicesSnapshot> {
     this.lastText = text;
     const parsed = parseServicesFile(text);
     if (typeof parsed === 'string') return this.fail(parsed);
-    this.good = parsed;
+    this.good = keepUnchangedServices(this.good, parsed);
     this.problem = null;
     this.health.synced = true;
     this.health.event();
@@ -108,6 +108,23 @@ export function parseServicesFile(text: string): ServicesSnapshot['services'] | 
       parsedPorts[port] = endpoints;
     }
     out[ref] = { ports: parsedPorts };
+  }
+  return out;
+}
+
+/**
+ * The services just read, each one equal to its previous version replaced by
+ * that version: the core reuses what it built for a vhost while the
+ * ServiceEndpoints of its services are the same objects, so an edit to one
+ * service must not renew the others. Files are small: comparing by JSON is
+ * cheap, and JSON keeps the order of ports and endpoints, which matters.
+ */
+export function keepUnchangedServices(previous: ServicesSnapshot['services'] | null, next: ServicesSnapshot['services']): ServicesSnapshot['services'] {
+  if (!previous) return next;
+  const out: Record<string, ServiceEndpoints> = {};
+  for (const [ref, service] of Object.entries(next)) {
+    const old = Object.hasOwn(previous, ref) ? previous[ref] : undefined;
+    out[ref] = old && JSON.stringify(old) === JSON.stringify(service) ? old : service;
   }
   return out;
 }

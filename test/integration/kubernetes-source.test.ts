@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import t from 'tap';
 import type { Test } from 'tap';
 import { waitUntil } from '../../src/demo/processes.ts';
+import { servicesFromSlices } from '../../src/sources/kubernetes-endpoints.ts';
 import { KubernetesSource } from '../../src/sources/kubernetes.ts';
 import { FakeApiServer, endpointSlice, service, type FakeApiServerOptions } from '../fixtures/fake-apiserver.ts';
 import { captureLogs } from '../helpers/logs.ts';
@@ -112,6 +113,39 @@ t.test('410 in the middle of a watch: relisted, and what was deleted meanwhile i
   t.equal(lists(), listsBefore + 1, 'exactly one relist');
   t.equal(source.status().restarts, 0, 'a 410 is the protocol working, not a failure');
   t.notOk(logs.some((l) => l['level'] === 'error'), 'nothing logged as an error');
+});
+
+t.test('a pod change renews only its own Service; a relist renews none whose endpoints stayed the same', async (t) => {
+  const { server, source, start } = await setup(t, {
+    seed: (s) => {
+      seedWeb(s);
+      s.apply('services', service('shop', 'api', [{ name: 'http', port: 80 }]));
+      s.apply('endpointslices', endpointSlice('shop', 'api-a', 'api', [{ ip: '10.0.1.1' }], [{ name: 'http', port: 8080 }]));
+    },
+  });
+  start();
+  await until('synced', () => addresses(source, 'shop/api').length === 1 && addresses(source).length === 2);
+  await server.waitForRequest((r) => r.watch && r.path.endsWith('/endpointslices'));
+  const first = source.snapshot();
+  server.apply('endpointslices', endpointSlice('shop', 'web-a', 'web', [{ ip: '10.0.0.1' }, { ip: '10.0.0.3' }], [{ name: 'http', port: 8080 }]));
+  await until('the pod change', () => addresses(source).includes('10.0.0.3:8080'));
+  const second = source.snapshot();
+  t.not(second?.services['shop/web'], first?.services['shop/web'], 'the changed Service is a new object');
+  t.equal(second?.services['shop/api'], first?.services['shop/api'], 'the other Service is the very same object');
+  t.same(second, servicesFromSlices(server.list('services'), server.list('endpointslices')), 'the same as translating the whole cluster');
+
+  // The relist brings every object anew, and one change that leaves the ready pods as they were.
+  const lists = (): number => server.requests.filter((r) => !r.watch && r.path.endsWith('/endpointslices')).length;
+  const listsBefore = lists();
+  server.stallStreams();
+  server.apply('endpointslices', endpointSlice('shop', 'web-a', 'web', [{ ip: '10.0.0.1' }, { ip: '10.0.0.3' }, { ip: '10.0.0.4', ready: false }], [{ name: 'http', port: 8080 }]));
+  server.compact();
+  server.sendGone({ dropPending: true });
+  server.unstall();
+  await until('the relist', () => lists() > listsBefore && source.snapshot() !== second);
+  const third = source.snapshot();
+  t.equal(third?.services['shop/web'], second?.services['shop/web'], 'same ready pods after the relist: the same object');
+  t.equal(third?.services['shop/api'], second?.services['shop/api']);
 });
 
 t.test('410 as an HTTP status on the next watch: relisted, deletions applied', async (t) => {

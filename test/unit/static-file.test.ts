@@ -1,6 +1,6 @@
 // The static services file parser: strict, and every message names the bad entry.
 import t from 'tap';
-import { parseServicesFile } from '../../src/sources/static-file.ts';
+import { keepUnchangedServices, parseServicesFile } from '../../src/sources/static-file.ts';
 
 t.test('the DESIGN example', async (t) => {
   const parsed = parseServicesFile(`
@@ -107,4 +107,22 @@ t.test('IPv6 in brackets', async (t) => {
     'shop/web': { ports: { http: [{ address: 'fd00::1', port: 8080 }] } },
   });
   t.equal(parseServicesFile('services:\n  shop/web:\n    http: ["[fd00::g]:8080"]\n'), 'services.shop/web.http[0]: "fd00::g" is not an IPv4 or IPv6 address');
+});
+
+t.test('re-read, each service whose content did not change keeps its object', async (t) => {
+  const parse = (text: string) => {
+    const parsed = parseServicesFile(text);
+    if (typeof parsed === 'string') throw new Error(parsed);
+    return parsed;
+  };
+  const first = parse('services:\n  shop/web: {http: ["10.0.0.1:8080"]}\n  shop/api: {http: ["10.0.0.2:8080"]}\n  shop/old: {http: []}\n');
+  const edited = parse('services:\n  shop/api: {http: ["10.0.0.2:8080"]}\n  shop/web: {http: ["10.0.0.1:8080", "10.0.0.3:8080"]}\n  shop/new: {http: []}\n');
+  const kept = keepUnchangedServices(first, edited);
+  t.same(kept, edited, 'the content read');
+  t.same(Object.keys(kept), ['shop/api', 'shop/web', 'shop/new'], 'in the order of the file');
+  t.equal(kept['shop/api'], first['shop/api'], 'unchanged: the same object');
+  t.not(kept['shop/web'], first['shop/web'], 'changed: the new object');
+  t.equal(keepUnchangedServices(null, edited), edited, 'nothing read before: the content read');
+  const reordered = keepUnchangedServices(first, parse('services:\n  shop/web: {http: ["10.0.0.1:8080"], admin: ["10.0.0.1:9000"]}\n'));
+  t.not(reordered['shop/web'], first['shop/web'], 'a port added is a change');
 });
