@@ -4,18 +4,18 @@
  * endpoint changes in 1 s, and one endpoint change among 10,000 vhosts × 10
  * servers. BENCH_RUNTIME_PARTS=flip,endpoint,burst,large picks parts.
  */
-import { Agent } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Daemon } from '../../../src/commands/run.ts';
 import type { Endpoint } from '../../../src/core/model.ts';
 import { endpointKey } from '../../../src/core/slots.ts';
-import { httpGet } from '../../../src/demo/http-get.ts';
 import { startPod, type Pod } from '../../../src/demo/pods.ts';
 import { waitUntil } from '../../../src/demo/processes.ts';
 import { RuntimeClient } from '../../../src/haproxy/runtime.ts';
 import { blueGreenSpec, startEnv, type EnvOptions, type TestEnv } from '../../helpers/env.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { putAll } from '../etcd-bulk.ts';
+import { firstAnswer, keepAlive } from '../first-answer.ts';
 import { syntheticInputs } from '../fixtures.ts';
 import { MemoryServices } from '../memory-source.ts';
 import type { Scenario } from '../run.ts';
@@ -224,20 +224,6 @@ async function whenServed(env: TestEnv, daemon: Daemon, host: string, timeoutMs 
   await waitFor(() => daemon.reconciler.applied()?.desired.vhosts.some((v) => v.host === host) === true && daemon.reconciler.lastReport()?.ok === true, timeoutMs, 'apply recorded');
 }
 
-/** Polls on one kept-alive connection until an answer passes `ok`; returns when it arrived. */
-async function firstAnswer(env: TestEnv, agent: Agent, host: string, ok: (body: string) => boolean, timeoutMs = 30000): Promise<number> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const res = await httpGet(`http://127.0.0.1:${env.httpPort}/`, { host, agent });
-    if (res.status === 200 && ok(res.body)) return performance.now();
-  }
-  throw new Error(`${host}: no expected answer within ${timeoutMs} ms`);
-}
-
-function keepAlive(): Agent {
-  return new Agent({ keepAlive: true, maxSockets: 1 });
-}
-
 async function pods(teardowns: Teardowns, colour: string, n: number): Promise<Pod[]> {
   const list: Pod[] = [];
   for (let i = 0; i < n; i++) {
@@ -277,14 +263,6 @@ function sameServers(live: ReadonlyArray<{ backend: string; addr: string; port: 
     if (got.join() !== want.join()) return false;
   }
   return true;
-}
-
-async function putAll(env: TestEnv, entries: Readonly<Record<string, { value: string }>>): Promise<void> {
-  const keys = Object.keys(entries);
-  const CONCURRENCY = 64;
-  for (let i = 0; i < keys.length; i += CONCURRENCY) {
-    await Promise.all(keys.slice(i, i + CONCURRENCY).map((key) => env.put(key, entries[key]?.value ?? '')));
-  }
 }
 
 function mib(bytes: number): number {
