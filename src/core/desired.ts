@@ -153,7 +153,8 @@ export function groupByHost(etcd: EtcdSnapshot, problems: Problem[]): Map<string
     keys[leaf] = { key, value: entry.value, modRevision: entry.modRevision };
     hosts.set(host, keys);
   }
-  return hosts;
+  // By host: the order vhosts are served, rendered and compared in.
+  return new Map([...hosts].sort(([a], [b]) => compareText(a, b)));
 }
 
 function buildVHost(

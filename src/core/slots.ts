@@ -61,12 +61,39 @@ export function shrinkSlots(slots: readonly Slot[], spare: number): readonly Slo
  * fit, grown where they do not, fresh for a backend seen for the first time.
  */
 export function layoutSlots(backends: readonly Backend[], spare: number, previous: Layout | null): Layout {
-  const layout: Record<string, readonly Slot[]> = {};
+  const placedSlots: Array<readonly Slot[]> = [];
+  let same = previous !== null && sizeOf(previous) === backends.length;
   for (const backend of backends) {
     const prev = previous?.[backend.name];
-    layout[backend.name] = prev ? growSlots(backend.servers, prev, spare) : freshSlots(backend.servers, spare);
+    const slots = prev ? placed(backend, prev, spare) : freshSlots(backend.servers, spare);
+    same &&= slots === prev;
+    placedSlots.push(slots);
   }
+  // Nothing moved: the same layout, which later steps skip at a glance.
+  if (same && previous) return previous;
+  const layout: Record<string, readonly Slot[]> = {};
+  for (const [i, backend] of backends.entries()) layout[backend.name] = placedSlots[i] ?? [];
+  sizes.set(layout, backends.length);
   return layout;
+}
+
+const sizes = new WeakMap<Layout, number>();
+
+function sizeOf(layout: Layout): number {
+  let size = sizes.get(layout);
+  if (size === undefined) sizes.set(layout, (size = Object.keys(layout).length));
+  return size;
+}
+
+// A backend object that did not change, over the slots it was last placed in, gives the same slots.
+const placements = new WeakMap<Backend, { readonly spare: number; readonly previous: readonly Slot[]; readonly slots: readonly Slot[] }>();
+
+function placed(backend: Backend, previous: readonly Slot[], spare: number): readonly Slot[] {
+  const known = placements.get(backend);
+  if (known && known.previous === previous && known.spare === spare) return known.slots;
+  const slots = growSlots(backend.servers, previous, spare);
+  placements.set(backend, { spare, previous, slots });
+  return slots;
 }
 
 /** The layout with surplus free slots given back, for a reload that rewrites every backend anyway. */

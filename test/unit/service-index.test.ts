@@ -20,6 +20,7 @@ import {
 } from '../../src/sources/kubernetes-endpoints.ts';
 import type { ResourceChange } from '../../src/sources/kubernetes-watch.ts';
 import { ServiceIndex } from '../../src/sources/service-index.ts';
+import { Gen } from '../helpers/random.ts';
 
 const STEPS = 1500;
 /** One resource per namespace, as with kubernetes.namespaces set. */
@@ -28,37 +29,6 @@ const SERVICE_NAMES = ['web', 'api', 'admin', 'dns', 'plain'];
 const OBJECT_NAMES = ['a', 'b', 'c', 'd'];
 const PORT_NAMES = ['http', 'metrics', ''];
 const ADDRESSES = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.10', 'fd00::1', 'FD00::1', 'fd00::a', 'not-an-ip'];
-
-/** mulberry32: small, fast, good enough to pick test cases. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Gen {
-  readonly next: () => number;
-  constructor(seed: number) {
-    this.next = random(seed);
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)] as T;
-  }
-  some<T>(items: readonly T[], max: number): T[] {
-    return Array.from({ length: this.int(max + 1) }, () => this.pick(items));
-  }
-}
 
 type Mode = 'slices' | 'endpoints';
 
