@@ -41,32 +41,41 @@ export class DesiredCache {
     // Only vhosts made again need the certificates served before.
     let previous: ReadonlyMap<string, VHostTls | null> | null = null;
     const previousFor = (host: string): VHostTls | null => (previous ??= previousTls(tls)).get(host) ?? null;
-    const memos = new Map<string, Memo>();
+    const last = this.last;
     const vhosts: VHost[] = [];
-    const remembered: Record<string, LastGoodEntry> = {};
-    let changed = this.last === null || this.memos.size !== grouping.hosts.size;
+    let vhostsChanged = last === null || this.memos.size !== grouping.hosts.size;
+    let entriesChanged = vhostsChanged;
     for (const [host, keys] of grouping.hosts) {
       const stored = Object.hasOwn(lastGood, host) ? lastGood[host] : undefined;
       let memo = this.memos.get(host);
       if (!memo || !reusable(memo, keys, stored, services)) {
         const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: previousFor(host) });
+        vhostsChanged ||= result.vhost !== memo?.result.vhost;
+        entriesChanged ||= !sameEntry(result.entry ?? undefined, memo?.result.entry ?? undefined);
         memo = { keys, stored, result };
-        changed = true;
+        this.memos.set(host, memo);
       }
-      // Certificates are judged against the clock; a fall back is dated by it: neither is kept for next time.
-      if (!memo.result.readTls && !memo.result.readNow) memos.set(host, memo);
-      else changed = true;
       problems.push(...memo.result.problems);
       if (memo.result.vhost) vhosts.push(memo.result.vhost);
-      if (memo.result.entry) remembered[host] = memo.result.entry;
     }
-    this.memos = memos;
-    const last = this.last;
-    const desired: DesiredState = !changed && last
-      ? { revision: etcd.revision, vhosts: last.vhosts, problems: problems.sort(compareProblems), lastGood: last.lastGood ?? remembered }
-      : { revision: etcd.revision, vhosts, problems: problems.sort(compareProblems), lastGood: remembered };
+    if (this.memos.size !== grouping.hosts.size) for (const host of this.memos.keys()) if (!grouping.hosts.has(host)) this.memos.delete(host);
+    const desired: DesiredState = {
+      revision: etcd.revision,
+      vhosts: !vhostsChanged && last ? last.vhosts : vhosts,
+      problems: problems.sort(compareProblems),
+      lastGood: !entriesChanged && last?.lastGood ? last.lastGood : this.remembered(grouping.hosts.keys()),
+    };
     this.last = desired;
     return desired;
+  }
+
+  private remembered(hosts: Iterable<string>): Record<string, LastGoodEntry> {
+    const records: Record<string, LastGoodEntry> = {};
+    for (const host of hosts) {
+      const entry = this.memos.get(host)?.result.entry;
+      if (entry) records[host] = entry;
+    }
+    return records;
   }
 
   /** Hosts and their keys; grouped again only when the set of keys changed. */
@@ -89,8 +98,9 @@ export class DesiredCache {
   }
 }
 
+/** Certificates are judged against the clock, and a first fall back is dated by it: such results are made again every time. */
 function reusable(memo: Memo, keys: HostKeys, stored: LastGoodEntry | undefined, services: ReadonlyMap<string, unknown>): boolean {
-  return sameKey(memo.keys.spec, keys.spec) && sameKey(memo.keys.active, keys.active) && sameEntry(memo.stored, stored) && memo.result.services.every(([ref, found]) => services.get(ref) === found);
+  return !memo.result.readTls && !memo.result.readNow && sameKey(memo.keys.spec, keys.spec) && sameKey(memo.keys.active, keys.active) && sameEntry(memo.stored, stored) && memo.result.services.every(([ref, found]) => services.get(ref) === found);
 }
 
 function sameKey(a: HostKeys['spec'], b: HostKeys['spec']): boolean {

@@ -74,6 +74,7 @@ function isProblems(built: VHost | readonly Problem[]): built is readonly Proble
 
 /** Two record sets say the same; decides whether the state file needs writing. */
 export function sameRecords(a: LastGoodRecords, b: LastGoodRecords): boolean {
+  if (a === b) return true;
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every((k) => {

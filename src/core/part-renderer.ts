@@ -2,10 +2,13 @@
  * Eta, rendering the main template by parts. A template included with one
  * backend's view (`include('@backend', b)`) is rendered once per view object
  * and kept: an unchanged backend keeps its view object from one sync to the
- * next, so a change re-renders only the backends it touches. The config is
- * then the main template's own output with each backend's text in its place,
- * and its digest is made from the parts' digests, so neither costs more than
- * the parts that changed.
+ * next, so a change re-renders only the backends it touches.
+ *
+ * When only what the slots hold changed since the last render (the planner's
+ * runtime case), the main template is not run again: the changed backends'
+ * parts take the places of the old ones. The config text is joined only when
+ * someone reads it, and its digest is updated part by part, so a sync costs
+ * what changed, not the size of the config.
  *
  * A backend's text may depend on its own view and the settings seen by every
  * template (node, process, binds…), not on other backends: `it.backends` is
@@ -15,100 +18,165 @@ import { createHash } from 'node:crypto';
 import { Eta } from 'eta/core';
 import { haproxyWord } from './escape.ts';
 import type { BackendView, TemplateView } from './render.ts';
+import { changedBackend } from './view-compare.ts';
 
 type Data = Readonly<Record<string, unknown>>;
 type RenderFn = Eta['render'];
-type Plain = (template: string, data: object) => string;
+type EtaRender = (template: Parameters<RenderFn>[0], data: object, options?: Parameters<RenderFn>[2]) => string;
 
 interface Part {
   readonly text: string;
+  /** sha256 of the text. */
+  readonly digest: Buffer;
+}
+
+/** One place in the main template's output filled by a part: the template included, and the backend it was given. */
+interface Slot {
+  readonly template: string;
+  readonly backend: BackendView;
+}
+
+/** What the last render made: enough to render the next one by substituting parts. */
+interface Layout {
+  readonly view: TemplateView;
+  /** The main template's own output, around the parts: one more piece than parts. */
+  readonly pieces: readonly string[];
+  readonly slots: readonly Slot[];
+  readonly parts: readonly Part[];
+  /** XOR of every place's digest (its position and its part's digest): changes with each part, in O(1). */
+  readonly mix: Buffer;
+  readonly piecesDigest: string;
+}
+
+/** The rendered config: its text on first read, its digest at once. */
+export interface RenderedConfig {
   readonly digest: string;
+  text(): string;
 }
 
 /** Stands for one backend's text in the main template's output; never part of a config. */
 const MARK = '\u0000';
 
 export class PartRenderer extends Eta {
-  /** Per included template, the text of each backend view rendered with it, for the settings in `context`. */
+  /** Per included template, the part rendered for each backend view, for the settings in `context`. */
   private parts = new Map<string, WeakMap<BackendView, Part>>();
   private context = '';
-  /** During a render of the main template: the backends by name, and the parts met, in output order. */
-  private current: { view: TemplateView; byName: Map<string, BackendView>; out: Part[] } | null = null;
+  private last: Layout | null = null;
+  /** During a full render of the main template: its view and the places met, in output order. */
+  private current: { view: TemplateView; slots: Slot[]; parts: Part[] } | null = null;
+  /** The backends of the last render by name; kept from one render to the next, as most stay. */
+  private byName = new Map<string, BackendView>();
   private depth = 0;
-  /** Eta's own render, for the main template (whose includes are the parts). */
-  private readonly plain: Plain;
+  private readonly eta: EtaRender;
   private readonly main: string;
 
   constructor(main: string) {
     super({ autoEscape: true, escapeFunction: haproxyWord, autoTrim: false, useWith: false, cache: true });
-    // Eta defines render as an instance field, which templates call for every include.
     this.main = main;
-    const eta = this.render.bind(this) as (template: Parameters<RenderFn>[0], data: object, options?: Parameters<RenderFn>[2]) => string;
-    this.plain = (template, data) => eta(template, data);
-    this.render = ((template: Parameters<RenderFn>[0], data: object, options?: Parameters<RenderFn>[2]) => this.renderPart(eta, template, data as Data, options)) as RenderFn;
+    // Eta defines render as an instance field, which templates call for every include.
+    this.eta = this.render.bind(this) as EtaRender;
+    this.render = ((template: Parameters<RenderFn>[0], data: object, options?: Parameters<RenderFn>[2]) => this.include(template, data as Data, options)) as RenderFn;
   }
 
-  renderConfig(view: TemplateView): { text: string; digest: string } {
-    this.enter(view);
-    try {
-      const skeleton = tidy(this.plain(this.main, view));
-      const out = this.current?.out ?? [];
-      const pieces = skeleton.split(MARK);
-      // A template that writes the mark itself: render in one piece rather than guess.
-      if (pieces.length !== out.length + 1) return this.whole(view);
-      const digest = createHash('sha256');
-      const text: string[] = [];
-      for (const [i, piece] of pieces.entries()) {
-        text.push(piece);
-        digest.update(piece).update(MARK);
-        const part = out[i];
-        if (part) {
-          text.push(part.text);
-          digest.update(part.digest);
-        }
-      }
-      const config = text.join('');
-      // An empty part leaves the blank lines around it to collapse.
-      return { text: out.some((p) => p.text === '') ? tidy(config) : config, digest: digest.digest('hex') };
-    } finally {
-      this.current = null;
-    }
+  renderConfig(view: TemplateView): RenderedConfig {
+    this.setContext(view);
+    const last = this.last;
+    const layout = last && last.view.backends.length === view.backends.length && changedBackend(last.view.backends, view.backends) === null
+      ? this.substitute(last, view)
+      : this.full(view);
+    this.last = layout;
+    return configOf(layout);
   }
 
   /** Renders what the main template would include for each of `backends`, and keeps it. */
   prerender(view: TemplateView, backends: readonly BackendView[]): void {
     const some = { ...view, backends };
-    this.enter(some);
+    this.setContext(some);
+    this.track(some);
+    this.current = { view: some, slots: [], parts: [] };
     try {
       // The main template's own output is not needed: only the parts it includes are kept.
-      this.plain(this.main, some);
+      this.eta(this.main, some);
     } finally {
       this.current = null;
     }
   }
 
-  private enter(view: TemplateView): void {
+  private setContext(view: TemplateView): void {
     const context = JSON.stringify({ ...view, backends: null });
-    if (context !== this.context) {
-      this.parts = new Map();
-      this.context = context;
-    }
-    this.current = { view, byName: new Map(view.backends.map((b) => [b.name, b])), out: [] };
+    if (context === this.context) return;
+    this.parts = new Map();
+    this.context = context;
+    this.last = null;
   }
 
-  private renderPart(plain: (template: Parameters<RenderFn>[0], data: object, options?: Parameters<RenderFn>[2]) => string, template: Parameters<RenderFn>[0], data: Data, options: Parameters<RenderFn>[2]): string {
-    const backend = typeof template === 'string' && this.depth === 0 ? this.backendOf(data) : null;
-    if (!backend || !this.current || typeof template !== 'string') return this.nested(() => plain(template, data, options));
+  private full(view: TemplateView): Layout {
+    this.track(view);
+    this.current = { view, slots: [], parts: [] };
+    try {
+      const skeleton = tidy(this.eta(this.main, view));
+      const { slots, parts } = this.current;
+      const pieces = skeleton.split(MARK);
+      // A template that writes the mark itself: one piece holding everything, rather than a guess.
+      if (pieces.length !== parts.length + 1) return layoutOf(view, [this.whole(view)], [], []);
+      return layoutOf(view, pieces, slots, parts);
+    } finally {
+      this.current = null;
+    }
+  }
+
+  /** The last layout with the parts of backends whose slots changed rendered again. */
+  private substitute(last: Layout, view: TemplateView): Layout {
+    const changed = new Map<BackendView, BackendView>();
+    for (let i = 0; i < view.backends.length; i++) {
+      const before = last.view.backends[i];
+      const after = view.backends[i];
+      if (before && after && before !== after) changed.set(before, after);
+    }
+    if (changed.size === 0) return { ...last, view };
+    // A backend the main template did not include as a part (written inline, say): only a full render knows its text.
+    const placed = new Set(last.slots.map((s) => s.backend));
+    for (const before of changed.keys()) if (!placed.has(before)) return this.full(view);
+    this.track(view);
+    const slots = [...last.slots];
+    const parts = [...last.parts];
+    const mix = Buffer.from(last.mix);
+    for (const [i, slot] of last.slots.entries()) {
+      const backend = changed.get(slot.backend);
+      if (!backend) continue;
+      const part = this.part(slot.template, backend, { ...view, ...backend }, undefined);
+      mixIn(mix, i, parts[i]);
+      mixIn(mix, i, part);
+      slots[i] = { template: slot.template, backend };
+      parts[i] = part;
+    }
+    return { view, pieces: last.pieces, slots, parts, mix, piecesDigest: last.piecesDigest };
+  }
+
+  private track(view: TemplateView): void {
+    if (this.byName.size > 2 * view.backends.length) this.byName = new Map();
+    for (const b of view.backends) if (this.byName.get(b.name) !== b) this.byName.set(b.name, b);
+  }
+
+  private include(template: Parameters<RenderFn>[0], data: Data, options: Parameters<RenderFn>[2]): string {
+    const backend = typeof template === 'string' ? this.backendOf(data) : null;
+    if (!backend || !this.current || typeof template !== 'string') return this.nested(() => this.eta(template, data, options));
+    const part = this.part(template, backend, data, options);
+    this.current.slots.push({ template, backend });
+    this.current.parts.push(part);
+    return MARK;
+  }
+
+  private part(template: string, backend: BackendView, data: Data, options: Parameters<RenderFn>[2]): Part {
     let kept = this.parts.get(template);
     if (!kept) this.parts.set(template, (kept = new WeakMap()));
     let part = kept.get(backend);
     if (!part) {
-      const text = tidy(this.nested(() => plain(template, data, options))).trim();
-      part = { text, digest: createHash('sha256').update(text).digest('hex') };
+      const text = tidy(this.nested(() => this.eta(template, data, options))).trim();
+      part = { text, digest: createHash('sha256').update(text).digest() };
       kept.set(backend, part);
     }
-    this.current.out.push(part);
-    return MARK;
+    return part;
   }
 
   private nested(fn: () => string): string {
@@ -120,11 +188,11 @@ export class PartRenderer extends Eta {
     }
   }
 
-  /** The backend view `data` was made from by an include, when it is exactly the main view with that backend's fields over it. */
+  /** The backend view `data` was made from by an include from the main template: exactly the main view with that backend's fields over it. */
   private backendOf(data: Data): BackendView | null {
     const current = this.current;
     if (!current || this.depth !== 0 || typeof data['name'] !== 'string') return null;
-    const backend = current.byName.get(data['name']);
+    const backend = this.byName.get(data['name']);
     if (!backend) return null;
     const main = current.view as unknown as Data;
     const own = backend as unknown as Data;
@@ -134,11 +202,44 @@ export class PartRenderer extends Eta {
     return backend;
   }
 
-  private whole(view: TemplateView): { text: string; digest: string } {
+  private whole(view: TemplateView): string {
     this.current = null;
-    const text = tidy(this.plain(this.main, view));
-    return { text, digest: createHash('sha256').update(text).digest('hex') };
+    return tidy(this.eta(this.main, view));
   }
+}
+
+function layoutOf(view: TemplateView, pieces: readonly string[], slots: readonly Slot[], parts: readonly Part[]): Layout {
+  const mix = Buffer.alloc(32);
+  for (const [i, part] of parts.entries()) mixIn(mix, i, part);
+  return { view, pieces, slots, parts, mix, piecesDigest: createHash('sha256').update(pieces.join(MARK)).digest('hex') };
+}
+
+/** XORs a place's digest into `mix` (or out of it: XOR is its own inverse). */
+function mixIn(mix: Buffer, index: number, part: Part | undefined): void {
+  if (!part) return;
+  const place = createHash('sha256').update(`${index}:`).update(part.digest).digest();
+  for (let i = 0; i < 32; i++) mix[i] = (mix[i] ?? 0) ^ (place[i] ?? 0);
+}
+
+function configOf(layout: Layout): RenderedConfig {
+  let text: string | null = null;
+  const { pieces, parts } = layout;
+  return {
+    digest: createHash('sha256').update(layout.piecesDigest).update(layout.mix).digest('hex'),
+    text(): string {
+      if (text !== null) return text;
+      const out: string[] = [];
+      for (let i = 0; i < pieces.length; i++) {
+        out.push(pieces[i] ?? '');
+        const part = parts[i];
+        if (part) out.push(part.text);
+      }
+      const joined = out.join('');
+      // An empty part leaves the blank lines around it to collapse.
+      text = parts.some((p) => p.text === '') ? tidy(joined) : joined;
+      return text;
+    },
+  };
 }
 
 /** Collapses runs of blank lines that template control flow leaves behind. */

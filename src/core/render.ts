@@ -7,7 +7,7 @@ import { SyncError, errorMessage } from '../errors.ts';
 import { certificateFile } from './certificate.ts';
 import { haproxyWord } from './escape.ts';
 import { PLAIN_PROCESS, type Backend, type DesiredState, type ProcessSettings, type RenderSettings, type Rendered, type Slot, type TemplatesSnapshot, type VHost } from './model.ts';
-import { PartRenderer } from './part-renderer.ts';
+import { PartRenderer, type RenderedConfig } from './part-renderer.ts';
 import { endpointKey, type Layout } from './slots.ts';
 
 export const MAIN_TEMPLATE = 'haproxy.cfg.eta';
@@ -76,14 +76,23 @@ export function render(desired: DesiredState, layout: Layout, settings: RenderSe
 /** Renders a view already built (the planner compares views before anything is rendered). */
 export function renderView(view: TemplateView, desired: DesiredState, templates: TemplatesSnapshot): Rendered {
   const renderer = compile(templates);
-  let config: { text: string; digest: string };
+  let config: RenderedConfig;
   try {
     config = renderer.renderConfig(view);
   } catch (err) {
     throw templateError(templates, err);
   }
   const certificates = view.https ? renderCertificates(desired, view.https) : {};
-  return { config: config.text, configDigest: config.digest, maps: renderMaps(desired, view.https !== null), certificates };
+  const maps = renderMaps(desired, view.https !== null);
+  // The text is joined on first read: a runtime change may never need it on its way to HAProxy.
+  return {
+    get config() {
+      return config.text();
+    },
+    configDigest: config.digest,
+    maps,
+    certificates,
+  };
 }
 
 /**

@@ -16,24 +16,42 @@ interface Merged {
 export class ServiceMerger {
   private sources: readonly ServicesSnapshot[] = [];
   private merged = new Map<string, Merged>();
-  private result: ReadonlyMap<string, ServiceEndpoints> = new Map();
+  /** Updated in place: most Services keep their entry from one merge to the next. */
+  private readonly result = new Map<string, ServiceEndpoints>();
 
   merge(sources: readonly ServicesSnapshot[]): ReadonlyMap<string, ServiceEndpoints> {
     if (sameList(sources, this.sources)) return this.result;
-    const next = new Map<string, Merged>();
+    const seen = new Set<string>();
     for (const source of sources) {
       for (const ref of Object.keys(source.services)) {
-        if (next.has(ref)) continue;
-        const parts = sources.map((s) => (Object.hasOwn(s.services, ref) ? s.services[ref] : undefined));
-        const was = this.merged.get(ref);
-        next.set(ref, was && sameList(parts, was.parts) ? was : { parts, merged: mergeService(parts.filter((p) => p !== undefined)) });
+        if (seen.has(ref)) continue;
+        seen.add(ref);
+        this.update(ref, sources);
+      }
+    }
+    if (seen.size !== this.merged.size) {
+      for (const ref of this.merged.keys()) {
+        if (seen.has(ref)) continue;
+        this.merged.delete(ref);
+        this.result.delete(ref);
       }
     }
     this.sources = sources;
-    this.merged = next;
-    this.result = new Map([...next].map(([ref, m]) => [ref, m.merged]));
     return this.result;
   }
+
+  private update(ref: string, sources: readonly ServicesSnapshot[]): void {
+    const was = this.merged.get(ref);
+    if (was && was.parts.length === sources.length && sources.every((s, i) => partOf(s, ref) === was.parts[i])) return;
+    const parts = sources.map((s) => partOf(s, ref));
+    const merged = mergeService(parts.filter((p) => p !== undefined));
+    this.merged.set(ref, { parts, merged });
+    this.result.set(ref, merged);
+  }
+}
+
+function partOf(source: ServicesSnapshot, ref: string): ServiceEndpoints | undefined {
+  return Object.hasOwn(source.services, ref) ? source.services[ref] : undefined;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
