@@ -125,7 +125,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     client: sources.etcdClient,
     token,
     state: reconciler,
-    readStats: serverStatsReader(new RuntimeClient({ socket: config.haproxy.adminSocket, timeoutMs: 2000, onCommand })),
+    readStats: serverStatsReader({ socket: config.haproxy.adminSocket, timeoutMs: 2000, onCommand }),
     log,
     onFlip: (result) => {
       metrics.flip(result);

@@ -15,7 +15,8 @@ import { Flipper, type TargetHealth } from './flip.ts';
 import { LedgerRecorder } from './ledger-recorder.ts';
 import { EtcdLedgerStore } from './ledger-store.ts';
 import { LedgerWatch } from './ledger-watch.ts';
-import { NodeReporter, nodeStatusOf, readNodes } from './nodes.ts';
+import type { AppliedState } from '../core/plan.ts';
+import { NodeReporter, nodeStatusInSlices, readNodes, refreshIntervalMs, type NodeStatus } from './nodes.ts';
 
 export interface FleetOptions {
   readonly node: string;
@@ -38,6 +39,10 @@ export class Fleet {
   private readonly recorder: LedgerRecorder;
   private readonly ledgerWatch: LedgerWatch;
   private appliedAt: number | null = null;
+  /** Servers HAProxy listed at the last read; the node status refresh slows down as they grow. */
+  private servers = 0;
+  /** The last status built and what it was built from: the same inputs give the same status, not built again. */
+  private status: { status: NodeStatus; inputs: readonly unknown[] } | null = null;
   private readonly applies: SyncReport[] = [];
 
   constructor(opts: FleetOptions) {
@@ -47,7 +52,8 @@ export class Fleet {
       prefix: opts.prefix,
       node: opts.node,
       log: opts.log,
-      collect: async () => nodeStatusOf(opts.node, opts.state.lastKnown(), (await opts.readStats()).stats, this.appliedAt, opts.state.unknownSince()),
+      collect: (fresh) => this.collectStatus(fresh),
+      refreshMs: () => refreshIntervalMs(this.servers),
     });
     const flipper = new Flipper({
       client: opts.client,
@@ -99,6 +105,18 @@ export class Fleet {
     await Promise.all([this.reporter.stop(), this.ledgerWatch.stop(), this.recorder.stop()]);
   }
 
+
+  private async collectStatus(fresh: boolean): Promise<NodeStatus> {
+    const read = await this.opts.readStats(fresh ? {} : { maxAgeMs: Infinity });
+    this.servers = read.stats.size;
+    const applied: AppliedState | null = this.opts.state.lastKnown();
+    const unknownSince = this.opts.state.unknownSince();
+    const inputs = [applied, read.version, this.appliedAt, unknownSince];
+    if (this.status && inputs.every((input, i) => input === this.status?.inputs[i])) return this.status.status;
+    const status = await nodeStatusInSlices(this.opts.node, applied, read.stats, this.appliedAt, unknownSince);
+    this.status = { status, inputs };
+    return status;
+  }
 
   private async targetHealth(host: string, colour: string, specRevision: number): Promise<TargetHealth> {
     const applied = this.opts.state.applied();

@@ -9,7 +9,9 @@
  */
 import type { Etcd3, Lease } from 'etcd3';
 import type { Logger } from 'pino';
-import { vhostsHealth, type ServerStats } from '../core/health.ts';
+import { setImmediate } from 'node:timers/promises';
+import { vhostHealth, type ServerStats } from '../core/health.ts';
+import type { VHost } from '../core/model.ts';
 import type { AppliedState } from '../core/plan.ts';
 import { errorMessage } from '../errors.ts';
 import { etcdEndpoints } from '../sources/etcd-client.ts';
@@ -53,19 +55,43 @@ export function nodeKey(prefix: string, node: string): string {
 /** `applied`: the last known applied state; `unknownSince`: set while what HAProxy runs is not known. */
 export function nodeStatusOf(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null, unknownSince: number | null = null): NodeStatus {
   const vhosts: Record<string, NodeVHostStatus> = {};
-  const tlsByHost = new Map((applied?.desired.vhosts ?? []).map((v) => [v.host, v.tls ?? null]));
-  for (const v of applied ? vhostsHealth(applied, stats) : []) {
-    const servers: Record<string, { up: number; total: number }> = {};
-    for (const b of v.backends) servers[b.colour] = { up: b.up, total: b.ready };
-    const mark = applied?.desired.vhosts.find((d) => d.host === v.host)?.lastGood;
-    const serial = applied?.view.https ? tlsByHost.get(v.host)?.leaf.serial : undefined;
-    vhosts[v.host] = {
-      active: v.active,
-      servers,
-      ...(serial ? { certificateSerial: serial } : {}),
-      ...(mark ? { lastGood: { since: new Date(mark.since).toISOString(), code: mark.problem.code } } : {}),
-    };
+  for (const v of applied?.desired.vhosts ?? []) vhosts[v.host] = vhostStatusOf(v, applied as AppliedState, stats);
+  return statusWith(node, applied, appliedAt, unknownSince, vhosts);
+}
+
+/** Vhosts done per turn of the event loop by nodeStatusInSlices. */
+const VHOSTS_PER_SLICE = 500;
+
+/**
+ * nodeStatusOf, a slice of vhosts at a time with the event loop free in
+ * between: at 10,000 vhosts and 280,000 servers, one go would hold it for
+ * longer than the API and the etcd lease keepalives can wait.
+ */
+export async function nodeStatusInSlices(node: string, applied: AppliedState | null, stats: ServerStats, appliedAt: number | null, unknownSince: number | null = null): Promise<NodeStatus> {
+  const vhosts: Record<string, NodeVHostStatus> = {};
+  const all = applied?.desired.vhosts ?? [];
+  for (let i = 0; i < all.length; i++) {
+    if (i > 0 && i % VHOSTS_PER_SLICE === 0) await setImmediate();
+    const v = all[i] as VHost;
+    vhosts[v.host] = vhostStatusOf(v, applied as AppliedState, stats);
   }
+  return statusWith(node, applied, appliedAt, unknownSince, vhosts);
+}
+
+function vhostStatusOf(vhost: VHost, applied: AppliedState, stats: ServerStats): NodeVHostStatus {
+  const servers: Record<string, { up: number; total: number }> = {};
+  for (const b of vhostHealth(vhost, applied, stats).backends) servers[b.colour] = { up: b.up, total: b.ready };
+  const mark = vhost.lastGood;
+  const serial = applied.view.https ? vhost.tls?.leaf.serial : undefined;
+  return {
+    active: vhost.active,
+    servers,
+    ...(serial ? { certificateSerial: serial } : {}),
+    ...(mark ? { lastGood: { since: new Date(mark.since).toISOString(), code: mark.problem.code } } : {}),
+  };
+}
+
+function statusWith(node: string, applied: AppliedState | null, appliedAt: number | null, unknownSince: number | null, vhosts: Record<string, NodeVHostStatus>): NodeStatus {
   return {
     node,
     revision: applied?.desired.revision ?? 0,
@@ -74,6 +100,16 @@ export function nodeStatusOf(node: string, applied: AppliedState | null, stats: 
     haproxy: { known: unknownSince === null, unknownSince: unknownSince === null ? null : new Date(unknownSince).toISOString() },
     vhosts,
   };
+}
+
+/**
+ * How often the node status is re-read from HAProxy: every 2 s up to 20,000
+ * servers, then 1 s more per 10,000 (28 s at 280,000). Each read of `show
+ * stat` costs HAProxy and this process in proportion to the servers; a sync
+ * publishes at once whatever the interval.
+ */
+export function refreshIntervalMs(servers: number): number {
+  return Math.max(DEFAULT_REFRESH_MS, Math.ceil(servers / 10_000) * 1000);
 }
 
 /** Every live node's status. A key that does not parse is returned as a node at revision 0, so it is seen, not hidden. */
@@ -136,11 +172,17 @@ export interface NodeReporterOptions {
   readonly prefix: string;
   readonly node: string;
   readonly log: Logger;
-  /** Reads the current status (HAProxy's view included); called on every update. */
-  readonly collect: () => Promise<NodeStatus>;
+  /**
+   * Reads the current status (HAProxy's view included); called on every
+   * update. `fresh`: HAProxy's view must be read now (the periodic refresh);
+   * otherwise (after a sync) a recent one will do, so a sync is published
+   * without waiting for it. Returning the very object of the previous call
+   * means "unchanged", and it is not serialized again.
+   */
+  readonly collect: (fresh: boolean) => Promise<NodeStatus>;
   readonly ttlSeconds?: number;
-  /** How often HAProxy's view is re-read: server health changes without any sync. */
-  readonly refreshMs?: number;
+  /** How often HAProxy's view is re-read: server health changes without any sync. Asked again after each refresh. */
+  readonly refreshMs?: number | (() => number);
 }
 
 /**
@@ -155,8 +197,10 @@ export class NodeReporter {
   private readonly retry = new Backoff(500, 10000);
   private lease: Lease | null = null;
   private written: { text: string; lease: Lease } | null = null;
+  private collected: { status: NodeStatus; text: string } | null = null;
   private running: Promise<void> | null = null;
   private dirty = false;
+  private freshDue = false;
   private stopped = false;
   private refreshTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -167,8 +211,16 @@ export class NodeReporter {
   }
 
   start(): void {
-    this.refreshTimer = setInterval(() => this.update(), this.opts.refreshMs ?? DEFAULT_REFRESH_MS);
+    this.refresh();
+  }
+
+  /** A fresh read now, and the next one after the refresh interval. */
+  private refresh(): void {
+    if (this.stopped) return;
+    this.freshDue = true;
     this.update();
+    const every = this.opts.refreshMs ?? DEFAULT_REFRESH_MS;
+    this.refreshTimer = setTimeout(() => this.refresh(), typeof every === 'number' ? every : every());
   }
 
   update(): void {
@@ -207,7 +259,9 @@ export class NodeReporter {
 
   private async publishOnce(): Promise<void> {
     try {
-      const text = JSON.stringify(await this.opts.collect());
+      const fresh = this.freshDue;
+      this.freshDue = false;
+      const text = this.serialized(await this.opts.collect(fresh));
       if (this.stopped) return;
       const lease = this.currentLease();
       if (this.written?.text === text && this.written.lease === lease) return;
@@ -220,6 +274,11 @@ export class NodeReporter {
       this.opts.log.warn({ code: failure.code, key: this.key, err: failure.message }, 'could not write the node status to etcd; retrying');
       this.retryLater();
     }
+  }
+
+  private serialized(status: NodeStatus): string {
+    if (this.collected?.status !== status) this.collected = { status, text: JSON.stringify(status) };
+    return this.collected.text;
   }
 
   private currentLease(): Lease {

@@ -76,7 +76,7 @@ export class ReloadApplier {
         for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
         const backup = await keepFirstVersion(this.paths.config);
         if (backup) this.hooks.onBackup?.(this.paths.config, backup);
-        await promote(staged, this.paths.config);
+        await promote(staged, this.paths.config, rendered.config);
         await this.saveServerState(kept);
       } finally {
         await rm(staged, { force: true });

@@ -5,11 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export async function writeAtomic(path: string, content: string, mode = 0o644): Promise<void> {
   const tmp = tempPathFor(path);
+  written.delete(path);
   try {
     await writeSynced(tmp, content, mode);
     await rename(tmp, path);
@@ -18,6 +19,45 @@ export async function writeAtomic(path: string, content: string, mode = 0o644): 
     throw err;
   }
   await syncDir(dirname(path));
+  await remember(path, content);
+}
+
+/**
+ * What this process last wrote (or found equal on disk) at each path, with
+ * the file's identity then. A file still of that identity holds that content,
+ * so writeIfChanged compares in memory instead of reading back a config of
+ * megabytes before every write; a file replaced or edited by anyone else has
+ * another inode, size or mtime and is read again.
+ */
+interface Written {
+  readonly content: string;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+const written = new Map<string, Written>();
+
+async function remember(path: string, content: string): Promise<void> {
+  try {
+    const st = await stat(path);
+    written.set(path, { content, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs });
+  } catch {
+    written.delete(path);
+  }
+}
+
+/** Whether `path` holds `content`, told from what this process last left there; null when it does not know. */
+async function knownToHold(path: string, content: string): Promise<boolean | null> {
+  const w = written.get(path);
+  if (w === undefined) return null;
+  try {
+    const st = await stat(path);
+    if (st.ino !== w.ino || st.size !== w.size || st.mtimeMs !== w.mtimeMs) return null;
+  } catch {
+    return null;
+  }
+  // Identity first: an unchanged file is usually handed the same string again.
+  return w.content === content;
 }
 
 /** Writes a file next to `path` without replacing it, for checking before it goes live. */
@@ -27,10 +67,12 @@ export async function stage(path: string, content: string): Promise<string> {
   return staged;
 }
 
-/** Makes a staged file live. */
-export async function promote(staged: string, path: string): Promise<void> {
+/** Makes a staged file live; `content`: what was staged, remembered so the next write to `path` need not read it back. */
+export async function promote(staged: string, path: string, content?: string): Promise<void> {
+  written.delete(path);
   await rename(staged, path);
   await syncDir(dirname(path));
+  if (content !== undefined) await remember(path, content);
 }
 
 /** Where the config HAProxy ran before haproxy-sync first replaced it is kept. */
@@ -69,9 +111,18 @@ export async function ensureDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
 }
 
-/** Writes `content` unless the file already holds exactly that; says whether it wrote. */
+/**
+ * Writes `content` unless the file already holds exactly that; says whether
+ * it wrote. A file this process wrote is compared in memory; any other
+ * (first write after a start, a file changed behind its back) is read once.
+ */
 export async function writeIfChanged(path: string, content: string, mode = 0o644): Promise<boolean> {
-  if ((await readText(path)) === content) return false;
+  const known = await knownToHold(path, content);
+  if (known === true) return false;
+  if (known === null && (await readText(path)) === content) {
+    await remember(path, content);
+    return false;
+  }
   await writeAtomic(path, content, mode);
   return true;
 }

@@ -12,6 +12,14 @@ export interface ExchangeOptions {
    */
   idempotent?: boolean;
   onRetry?: (reason: string, attempt: number) => void;
+  /**
+   * Takes the answer as it arrives, chunk by chunk, instead of it being
+   * returned whole: a large answer is then never held at once, and each
+   * chunk is handled in its own turn of the event loop. Only for queries
+   * whose every attempt that reached HAProxy ends the exchange (no retry
+   * after data has flowed).
+   */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 type Outcome =
@@ -32,7 +40,7 @@ export async function exchange(address: string, payload: string, opts: ExchangeO
   const deadline = Date.now() + opts.timeoutMs;
   let backoff = FIRST_BACKOFF_MS;
   for (let attempt = 1; ; attempt++) {
-    const outcome = await attemptOnce(address, payload, opts.timeoutMs);
+    const outcome = await attemptOnce(address, payload, opts.timeoutMs, opts.onChunk);
     if (outcome.kind === 'answer' && (outcome.text !== '' || opts.idempotent !== true)) return outcome.text;
     const reason = retryReason(outcome, opts.idempotent === true);
     if (reason === null || Date.now() + backoff > deadline) throw toError(outcome, address, payload, opts.timeoutMs);
@@ -55,7 +63,7 @@ function retryReason(outcome: Outcome, idempotent: boolean): string | null {
   }
 }
 
-function attemptOnce(address: string, payload: string, timeoutMs: number): Promise<Outcome> {
+function attemptOnce(address: string, payload: string, timeoutMs: number, onChunk?: (chunk: Buffer) => void): Promise<Outcome> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let connected = false;
@@ -72,7 +80,7 @@ function attemptOnce(address: string, payload: string, timeoutMs: number): Promi
       // The master CLI only closes once the client half-closes.
       socket.end(payload);
     });
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('data', (chunk: Buffer) => (onChunk ? onChunk(chunk) : chunks.push(chunk)));
     socket.on('end', () => finish({ kind: 'answer', text: Buffer.concat(chunks).toString('utf8') }));
     socket.on('timeout', () => finish({ kind: 'timeout', connected }));
     socket.on('error', (error: NodeJS.ErrnoException) => {

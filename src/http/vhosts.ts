@@ -183,9 +183,13 @@ export async function vhostsView(deps: VHostsApiDeps): Promise<VHostsView> {
   const health = applied ? vhostsHealth(applied, read.stats) : [];
   const hosts = new Set([...health.map((v) => v.host), ...problems.flatMap((p) => (p.host ? [p.host] : []))]);
   const tls = new Map(applied?.view.https ? applied.desired.vhosts.map((v) => [v.host, v.tls ?? null]) : []);
+  // By host, not found in a list for each host: at 10,000 vhosts that is 10^8 comparisons per request.
+  const desired = new Map((applied?.desired.vhosts ?? []).map((v) => [v.host, v]));
+  const healthOf = new Map(health.map((v) => [v.host, v]));
+  const problemsOf = groupBy(problems, (p) => p.host ?? null);
   const vhosts = [...hosts].sort().map((host) => {
-    const lastGood = lastGoodView(applied?.desired.vhosts.find((v) => v.host === host));
-    return { ...vhostView(host, health.find((v) => v.host === host), problems, fleet.nodes, tls.get(host) ?? null), lastGood };
+    const lastGood = lastGoodView(desired.get(host));
+    return { ...vhostView(host, healthOf.get(host), problemsOf.get(host) ?? [], fleet.nodes, tls.get(host) ?? null), lastGood };
   });
   return {
     node: deps.node,
@@ -212,13 +216,13 @@ function applyView(r: SyncReport): ApplyView {
   };
 }
 
-function vhostView(host: string, health: VHostHealth | undefined, problems: readonly Problem[], nodes: readonly NodeStatus[], tls: VHostTls | null): Omit<VHostView, 'lastGood'> {
+function vhostView(host: string, health: VHostHealth | undefined, hostProblems: readonly Problem[], nodes: readonly NodeStatus[], tls: VHostTls | null): Omit<VHostView, 'lastGood'> {
   return {
     host,
     active: health?.active ?? null,
     revision: health?.revision ?? null,
     backends: (health?.backends ?? []).map((b) => ({ ...b, live: b.colour === health?.active })),
-    problems: problems.filter((p) => p.host === host),
+    problems: hostProblems,
     certificate: tls && certificateView(tls),
     nodes: nodes.map((n) => ({ node: n.node, revision: n.revision, active: n.vhosts[host]?.active ?? null, certificateSerial: n.vhosts[host]?.certificateSerial ?? null })),
   };
@@ -242,4 +246,15 @@ async function fleetNodes(deps: VHostsApiDeps): Promise<{ nodes: NodeStatus[]; e
   } catch (err) {
     return { nodes: [], error: `cannot read the node keys from etcd: ${errorMessage(err)}` };
   }
+}
+
+function groupBy<T, K>(items: readonly T[], keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
 }

@@ -72,9 +72,8 @@ export class WatchedResource {
   private onChange: (change: ResourceChange) => void = () => {};
 
   constructor(opts: WatchedResourceOptions) {
-    this.health = new SourceHealth('kubernetes', opts.log);
     this.opts = opts;
-    this.health = new SourceHealth(opts.sourceName ?? 'kubernetes');
+    this.health = new SourceHealth(opts.sourceName ?? 'kubernetes', opts.log);
   }
 
   /** "endpointslices in namespace shop", "services (all namespaces)". */

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import t from 'tap';
+import { serverStatsReader } from '../../src/haproxy/server-stats.ts';
 import { HaproxyError } from '../../src/haproxy/errors.ts';
 import { MasterClient, parseShowProc } from '../../src/haproxy/master.ts';
 import { RuntimeClient, splitPromptAnswers } from '../../src/haproxy/runtime.ts';
@@ -224,6 +225,13 @@ t.test('disabled server-template slots filled at runtime take traffic', async (t
   t.match(row('srv1'), { type: 'server', status: 'no check', addr: `127.0.0.1:${podPort}`, weight: 50 });
   t.match(row('srv2'), { status: 'MAINT' });
   t.match(row('BACKEND'), { type: 'backend', status: 'UP' });
+  const read = await serverStatsReader({ socket: runtime.socket, timeoutMs: 2000 })();
+  t.equal(read.error, null, 'the streamed reader reads the same HAProxy');
+  t.same([...read.stats].filter(([key]) => key.startsWith('be_pods/')), [
+    ['be_pods/srv1', { status: 'no check', check: '' }],
+    ['be_pods/srv2', { status: 'MAINT', check: '' }],
+    ['be_pods/srv3', { status: 'MAINT', check: '' }],
+  ], 'server rows only, as show stat has them');
 
   await runtime.setServerState('be_pods', 'srv1', 'drain');
   t.equal((await runtime.showServersState('be_pods'))[0]?.adminState, 'drain');

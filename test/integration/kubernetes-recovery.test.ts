@@ -46,6 +46,11 @@ t.test('API server down for 10 s: serving continues unchanged; changes made mean
   await server.restart();
   await env.untilServedBy(HOST, [blue2, blue3], 45_000);
   t.pass('the change made while the API server was down is served');
+  const recovered = env.logs.find((l) => l['source'] === 'kubernetes' && String(l['msg']).startsWith('kubernetes source recovered after'));
+  t.ok(recovered, 'the recovery is logged');
+  t.equal(recovered?.['level'], 'info');
+  t.ok(Number(recovered?.['outageMs']) > 0, 'with the length of the outage');
+  t.match(String(recovered?.['lastError']), /ECONNREFUSED/, 'and the last error seen');
 });
 
 t.test('410 in the middle of a watch: relisted, and endpoints deleted meanwhile are removed', async (t) => {

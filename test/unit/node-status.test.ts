@@ -1,6 +1,6 @@
 import t from 'tap';
 import { appliedState } from '../helpers/applied.ts';
-import { nodeStatusOf, parseNodeStatus } from '../../src/fleet/nodes.ts';
+import { nodeStatusInSlices, nodeStatusOf, parseNodeStatus, refreshIntervalMs } from '../../src/fleet/nodes.ts';
 import type { AppliedState } from '../../src/core/plan.ts';
 import { freshSlots } from '../../src/core/slots.ts';
 
@@ -35,4 +35,28 @@ t.test('a status read back from etcd is validated: garbage becomes a node that c
   t.same(parseNodeStatus('lb-9', '{"revision":"12"}').revision, 0, 'a revision must be a number');
   const parsed = parseNodeStatus('lb-2', JSON.stringify({ node: 'someone-else', revision: 7, configHash: 5, vhosts: { 'a.example.com': { active: 'blue', servers: { blue: { up: 1, total: 2 }, bad: 'x' } }, 'b.example.com': { active: 3 } } }));
   t.same(parsed, { node: 'lb-2', revision: 7, configHash: null, appliedAt: null, vhosts: { 'a.example.com': { active: 'blue', servers: { blue: { up: 1, total: 2 } } } } }, 'the key names the node; bad parts are dropped');
+});
+
+t.test('built in slices, the status is the one built at once', async (t) => {
+  const servers = [{ address: '10.0.0.1', port: 80 }];
+  const vhosts = Array.from({ length: 1201 }, (_, i) => {
+    const host = `h${i}.example.com`;
+    return { host, active: 'blue', revision: 1, backends: [{ name: `be_${host}_blue`, host, colour: 'blue', service: 'ns/a', port: 'http', balance: 'roundrobin' as const, healthPath: null, minReady: 1, servers }] };
+  });
+  const applied: AppliedState = appliedState(
+    { revision: 7, problems: [], vhosts },
+    Object.fromEntries(vhosts.map((v) => [`be_${v.host}_blue`, freshSlots(servers, 2)])),
+    { config: 'global\n', maps: {} },
+  );
+  const stats = new Map(vhosts.filter((_, i) => i % 2 === 0).map((v) => [`be_${v.host}_blue/srv1`, { status: 'no check', check: '' }]));
+  const sliced = await nodeStatusInSlices('lb-1', applied, stats, 0);
+  t.same(sliced, nodeStatusOf('lb-1', applied, stats, 0));
+  t.same(sliced.vhosts['h1200.example.com'], { active: 'blue', servers: { blue: { up: 1, total: 1 } } });
+});
+
+t.test('the refresh slows down as servers grow', async (t) => {
+  t.equal(refreshIntervalMs(0), 2000);
+  t.equal(refreshIntervalMs(20_000), 2000);
+  t.equal(refreshIntervalMs(20_001), 3000);
+  t.equal(refreshIntervalMs(280_000), 28_000);
 });
