@@ -49,7 +49,7 @@ export class DesiredCache {
       const stored = Object.hasOwn(lastGood, host) ? lastGood[host] : undefined;
       let memo = this.memos.get(host);
       if (!memo || !reusable(memo, keys, stored, services)) {
-        const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: previousFor(host) });
+        const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: () => previousFor(host) });
         vhostsChanged ||= result.vhost !== memo?.result.vhost;
         entriesChanged ||= !sameEntry(result.entry ?? undefined, memo?.result.entry ?? undefined);
         memo = { keys, stored, result };
@@ -78,24 +78,51 @@ export class DesiredCache {
     return records;
   }
 
-  /** Hosts and their keys; grouped again only when the set of keys changed. */
+  /**
+   * Hosts and their keys; grouped again from scratch only when keys went or
+   * came in a way that could change which key wins (a new host, a key not in
+   * lower case). Entries keep their place in the snapshot when their value
+   * changes, and new keys come last.
+   */
   private group(etcd: EtcdSnapshot): Grouping {
     const g = this.grouping;
     if (g && g.prefix === etcd.prefix && g.entries === etcd.entries) return g;
     const keys = Object.keys(etcd.entries);
-    let grouping: Grouping;
-    if (g && g.prefix === etcd.prefix && sameList(keys, g.keys)) {
-      const hosts = new Map<string, HostKeys>();
-      for (const [host, was] of g.hosts) hosts.set(host, refreshed(was, etcd.entries));
-      grouping = { prefix: etcd.prefix, entries: etcd.entries, keys, hosts, problems: g.problems };
-    } else {
-      const problems: Problem[] = [];
-      const hosts = groupByHost(etcd, problems);
-      grouping = { prefix: etcd.prefix, entries: etcd.entries, keys, hosts, problems };
-    }
+    const grouping = (g && g.prefix === etcd.prefix && this.regroup(g, keys, etcd)) || fullGrouping(etcd, keys);
     this.grouping = grouping;
     return grouping;
   }
+
+  /** The last grouping brought up to date, or null when only a full grouping can tell. */
+  private regroup(g: Grouping, keys: readonly string[], etcd: EtcdSnapshot): Grouping | null {
+    if (keys.length < g.keys.length || !samePrefix(keys, g.keys)) return null;
+    const hosts = g.hosts as Map<string, HostKeys>;
+    for (const [host, was] of hosts) {
+      const now = refreshed(was, etcd.entries);
+      if (now !== was) hosts.set(host, now);
+    }
+    for (let i = g.keys.length; i < keys.length; i++) if (!addKey(hosts, keys[i] ?? '', etcd)) return null;
+    return { prefix: etcd.prefix, entries: etcd.entries, keys, hosts, problems: g.problems };
+  }
+}
+
+function fullGrouping(etcd: EtcdSnapshot, keys: readonly string[]): Grouping {
+  const problems: Problem[] = [];
+  const hosts = groupByHost(etcd, problems);
+  return { prefix: etcd.prefix, entries: etcd.entries, keys, hosts, problems };
+}
+
+/** Adds a new key to an existing host; false when it needs a full grouping (a new host, a key not in lower case, a clash). */
+function addKey(hosts: Map<string, HostKeys>, key: string, etcd: EtcdSnapshot): boolean {
+  const m = /^vhosts\/([^/]*)\/(spec|active)$/.exec(key);
+  if (!m) return true;
+  const host = m[1] ?? '';
+  const leaf = m[2] === 'spec' ? 'spec' : 'active';
+  const was = hosts.get(host);
+  const entry = etcd.entries[key];
+  if (host !== host.toLowerCase() || !was || was[leaf] || !entry) return false;
+  hosts.set(host, { ...was, [leaf]: { key, value: entry.value, modRevision: entry.modRevision } });
+  return true;
 }
 
 /** Certificates are judged against the clock, and a first fall back is dated by it: such results are made again every time. */
@@ -125,8 +152,8 @@ function current(key: NonNullable<HostKeys['spec']>, entries: EtcdSnapshot['entr
   return { key: key.key, value: entry.value, modRevision: entry.modRevision };
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** `a` starts with all of `b`, in order. */
+function samePrefix(a: readonly string[], b: readonly string[]): boolean {
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

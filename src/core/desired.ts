@@ -31,7 +31,7 @@ export function buildDesired(etcd: EtcdSnapshot, sources: readonly ServicesSnaps
   const previous = previousTls(tls);
   for (const [host, keys] of hosts) {
     const stored = Object.hasOwn(lastGood, host) ? lastGood[host] : undefined;
-    const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: previous.get(host) ?? null });
+    const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: () => previous.get(host) ?? null });
     problems.push(...result.problems);
     if (result.vhost) vhosts.push(result.vhost);
     if (result.entry) remembered[host] = result.entry;
@@ -53,7 +53,8 @@ export interface HostInputs {
   readonly stored: LastGoodEntry | undefined;
   readonly now: number;
   readonly tls: TlsInput | undefined;
-  readonly previousTls: VHostTls | null;
+  /** The certificate that served before; asked only for vhosts served over HTTPS. */
+  readonly previousTls: () => VHostTls | null;
 }
 
 /** What one vhost's inputs give, and which of the shared inputs it read (to tell when it must be made again). */
@@ -79,7 +80,7 @@ export function hostResult(inputs: HostInputs): HostResult {
   // Certificate problems belong to the version that serves, current or last good.
   const tlsFor: TlsFor = (spec, source) => {
     readTls ||= spec.tls !== undefined;
-    return vhostTls(host, spec, source, inputs.tls, inputs.previousTls, problems);
+    return vhostTls(host, spec, source, inputs.tls, spec.tls ? inputs.previousTls() : null, problems);
   };
   const current = currentVHost(host, keys, prefix, services, problems, tlsFor);
   const rebuild = (values: LastGoodInputs): VHost | Problem[] => rebuildVHost(host, values, prefix, services, tlsFor);

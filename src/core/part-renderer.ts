@@ -46,6 +46,8 @@ interface Layout {
   /** XOR of every place's digest (its position and its part's digest): changes with each part, in O(1). */
   readonly mix: Buffer;
   readonly piecesDigest: string;
+  /** Where each backend's parts are; updated in place as layouts follow one another. */
+  readonly positions: Map<BackendView, number[]>;
 }
 
 /** The rendered config: its text on first read, its digest at once. */
@@ -81,9 +83,16 @@ export class PartRenderer extends Eta {
   renderConfig(view: TemplateView): RenderedConfig {
     this.setContext(view);
     const last = this.last;
-    const layout = last && last.view.backends.length === view.backends.length && changedBackend(last.view.backends, view.backends) === null
-      ? this.substitute(last, view)
-      : this.full(view);
+    let layout: Layout;
+    try {
+      layout = last && last.view.backends.length === view.backends.length && changedBackend(last.view.backends, view.backends) === null
+        ? this.substitute(last, view)
+        : this.full(view);
+    } catch (err) {
+      // A substitution cut short leaves the last layout's index half moved.
+      this.last = null;
+      throw err;
+    }
     this.last = layout;
     return configOf(layout);
   }
@@ -127,30 +136,33 @@ export class PartRenderer extends Eta {
 
   /** The last layout with the parts of backends whose slots changed rendered again. */
   private substitute(last: Layout, view: TemplateView): Layout {
-    const changed = new Map<BackendView, BackendView>();
+    const changed: Array<[BackendView, BackendView]> = [];
     for (let i = 0; i < view.backends.length; i++) {
       const before = last.view.backends[i];
       const after = view.backends[i];
-      if (before && after && before !== after) changed.set(before, after);
+      if (before && after && before !== after) changed.push([before, after]);
     }
-    if (changed.size === 0) return { ...last, view };
+    if (changed.length === 0) return { ...last, view };
     // A backend the main template did not include as a part (written inline, say): only a full render knows its text.
-    const placed = new Set(last.slots.map((s) => s.backend));
-    for (const before of changed.keys()) if (!placed.has(before)) return this.full(view);
-    this.track(view);
+    if (changed.some(([before]) => !last.positions.has(before))) return this.full(view);
     const slots = [...last.slots];
     const parts = [...last.parts];
     const mix = Buffer.from(last.mix);
-    for (const [i, slot] of last.slots.entries()) {
-      const backend = changed.get(slot.backend);
-      if (!backend) continue;
-      const part = this.part(slot.template, backend, { ...view, ...backend }, undefined);
-      mixIn(mix, i, parts[i]);
-      mixIn(mix, i, part);
-      slots[i] = { template: slot.template, backend };
-      parts[i] = part;
+    for (const [before, after] of changed) {
+      const at = last.positions.get(before) ?? [];
+      for (const i of at) {
+        const template = slots[i]?.template ?? '';
+        const part = this.part(template, after, { ...view, ...after }, undefined);
+        mixIn(mix, i, parts[i]);
+        mixIn(mix, i, part);
+        slots[i] = { template, backend: after };
+        parts[i] = part;
+      }
+      // Only the newest layout is ever substituted from: its index moves along.
+      last.positions.delete(before);
+      last.positions.set(after, at);
     }
-    return { view, pieces: last.pieces, slots, parts, mix, piecesDigest: last.piecesDigest };
+    return { view, pieces: last.pieces, slots, parts, mix, piecesDigest: last.piecesDigest, positions: last.positions };
   }
 
   private track(view: TemplateView): void {
@@ -211,7 +223,13 @@ export class PartRenderer extends Eta {
 function layoutOf(view: TemplateView, pieces: readonly string[], slots: readonly Slot[], parts: readonly Part[]): Layout {
   const mix = Buffer.alloc(32);
   for (const [i, part] of parts.entries()) mixIn(mix, i, part);
-  return { view, pieces, slots, parts, mix, piecesDigest: createHash('sha256').update(pieces.join(MARK)).digest('hex') };
+  const positions = new Map<BackendView, number[]>();
+  for (const [i, slot] of slots.entries()) {
+    const at = positions.get(slot.backend);
+    if (at) at.push(i);
+    else positions.set(slot.backend, [i]);
+  }
+  return { view, pieces, slots, parts, mix, piecesDigest: createHash('sha256').update(pieces.join(MARK)).digest('hex'), positions };
 }
 
 /** XORs a place's digest into `mix` (or out of it: XOR is its own inverse). */

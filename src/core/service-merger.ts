@@ -11,27 +11,34 @@ interface Merged {
   /** The Service's object in each source, in source order (undefined where a source does not know it). */
   readonly parts: readonly (ServiceEndpoints | undefined)[];
   readonly merged: ServiceEndpoints;
+  /** The last merge that saw the Service. */
+  seen: number;
 }
 
 export class ServiceMerger {
   private sources: readonly ServicesSnapshot[] = [];
-  private merged = new Map<string, Merged>();
+  private readonly merged = new Map<string, Merged>();
   /** Updated in place: most Services keep their entry from one merge to the next. */
   private readonly result = new Map<string, ServiceEndpoints>();
+  private generation = 0;
 
   merge(sources: readonly ServicesSnapshot[]): ReadonlyMap<string, ServiceEndpoints> {
     if (sameList(sources, this.sources)) return this.result;
-    const seen = new Set<string>();
+    const generation = ++this.generation;
+    let seen = 0;
     for (const source of sources) {
-      for (const ref of Object.keys(source.services)) {
-        if (seen.has(ref)) continue;
-        seen.add(ref);
-        this.update(ref, sources);
+      for (const ref in source.services) {
+        if (!Object.hasOwn(source.services, ref)) continue;
+        const was = this.merged.get(ref);
+        if (was?.seen === generation) continue;
+        seen++;
+        if (was && sameParts(was.parts, sources, ref)) was.seen = generation;
+        else this.update(ref, sources, generation);
       }
     }
-    if (seen.size !== this.merged.size) {
-      for (const ref of this.merged.keys()) {
-        if (seen.has(ref)) continue;
+    if (seen !== this.merged.size) {
+      for (const [ref, m] of this.merged) {
+        if (m.seen === generation) continue;
         this.merged.delete(ref);
         this.result.delete(ref);
       }
@@ -40,14 +47,21 @@ export class ServiceMerger {
     return this.result;
   }
 
-  private update(ref: string, sources: readonly ServicesSnapshot[]): void {
-    const was = this.merged.get(ref);
-    if (was && was.parts.length === sources.length && sources.every((s, i) => partOf(s, ref) === was.parts[i])) return;
+  private update(ref: string, sources: readonly ServicesSnapshot[], generation: number): void {
     const parts = sources.map((s) => partOf(s, ref));
     const merged = mergeService(parts.filter((p) => p !== undefined));
-    this.merged.set(ref, { parts, merged });
+    this.merged.set(ref, { parts, merged, seen: generation });
     this.result.set(ref, merged);
   }
+}
+
+function sameParts(parts: readonly (ServiceEndpoints | undefined)[], sources: readonly ServicesSnapshot[], ref: string): boolean {
+  if (parts.length !== sources.length) return false;
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i];
+    if (!source || partOf(source, ref) !== parts[i]) return false;
+  }
+  return true;
 }
 
 function partOf(source: ServicesSnapshot, ref: string): ServiceEndpoints | undefined {

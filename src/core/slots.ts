@@ -65,7 +65,7 @@ export function layoutSlots(backends: readonly Backend[], spare: number, previou
   let same = previous !== null && sizeOf(previous) === backends.length;
   for (const backend of backends) {
     const prev = previous?.[backend.name];
-    const slots = prev ? placed(backend, prev, spare) : freshSlots(backend.servers, spare);
+    const slots = prev ? placed(backend, prev, spare) : fresh(backend, spare);
     same &&= slots === prev;
     placedSlots.push(slots);
   }
@@ -87,6 +87,13 @@ function sizeOf(layout: Layout): number {
 
 // A backend object that did not change, over the slots it was last placed in, gives the same slots.
 const placements = new WeakMap<Backend, { readonly spare: number; readonly previous: readonly Slot[]; readonly slots: readonly Slot[] }>();
+
+/** Fresh slots, remembered as placed: the next layout, over them, takes them as they are. */
+function fresh(backend: Backend, spare: number): readonly Slot[] {
+  const slots = freshSlots(backend.servers, spare);
+  placements.set(backend, { spare, previous: slots, slots });
+  return slots;
+}
 
 function placed(backend: Backend, previous: readonly Slot[], spare: number): readonly Slot[] {
   const known = placements.get(backend);
