@@ -9,7 +9,7 @@
  * together.
  */
 import { compareProblems, groupByHost, hostResult, previousTls, type HostKeys, type HostResult } from './desired.ts';
-import type { DesiredState, EtcdSnapshot, LastGoodEntry, LastGoodRecords, Problem, ServicesSnapshot, VHost, VHostTls } from './model.ts';
+import type { DesiredState, EtcdSnapshot, LastGoodEntry, LastGoodRecords, Problem, ServiceEndpoints, ServicesSnapshot, VHost, VHostTls } from './model.ts';
 import { ServiceMerger } from './service-merger.ts';
 import type { TlsInput } from './tls.ts';
 
@@ -28,45 +28,95 @@ interface Grouping {
   readonly problems: readonly Problem[];
 }
 
+/** One build's inputs, shared by every vhost made in it. */
+interface BuildInputs {
+  readonly prefix: string;
+  readonly services: ReadonlyMap<string, ServiceEndpoints>;
+  readonly grouping: Grouping;
+  stored(host: string): LastGoodEntry | undefined;
+  readonly now: number;
+  readonly tls: TlsInput | undefined;
+  previousTls(host: string): VHostTls | null;
+}
+
 export class DesiredCache {
   private readonly merger = new ServiceMerger();
   private memos = new Map<string, Memo>();
   private grouping: Grouping | null = null;
   private last: DesiredState | null = null;
+  /** What vhosts made since the last build changed: the list served, the last good records. */
+  private changed = { vhosts: false, entries: false };
 
   build(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], lastGood: LastGoodRecords = {}, now = 0, tls?: TlsInput): DesiredState {
-    const services = this.merger.merge(sources);
-    const grouping = this.group(etcd);
+    const inputs = this.inputs(etcd, sources, lastGood, now, tls);
+    const { grouping } = inputs;
     const problems: Problem[] = [...sources.flatMap((s) => s.problems), ...grouping.problems];
-    // Only vhosts made again need the certificates served before.
-    let previous: ReadonlyMap<string, VHostTls | null> | null = null;
-    const previousFor = (host: string): VHostTls | null => (previous ??= previousTls(tls)).get(host) ?? null;
     const last = this.last;
     const vhosts: VHost[] = [];
-    let vhostsChanged = last === null || this.memos.size !== grouping.hosts.size;
-    let entriesChanged = vhostsChanged;
+    if (last === null || this.memos.size !== grouping.hosts.size) this.changed = { vhosts: true, entries: true };
     for (const [host, keys] of grouping.hosts) {
-      const stored = Object.hasOwn(lastGood, host) ? lastGood[host] : undefined;
-      let memo = this.memos.get(host);
-      if (!memo || !reusable(memo, keys, stored, services)) {
-        const result = hostResult({ host, keys, prefix: etcd.prefix, services, stored, now, tls, previousTls: () => previousFor(host) });
-        vhostsChanged ||= result.vhost !== memo?.result.vhost;
-        entriesChanged ||= !sameEntry(result.entry ?? undefined, memo?.result.entry ?? undefined);
-        memo = { keys, stored, result };
-        this.memos.set(host, memo);
-      }
+      const memo = this.memoFor(host, keys, inputs);
       problems.push(...memo.result.problems);
       if (memo.result.vhost) vhosts.push(memo.result.vhost);
     }
     if (this.memos.size !== grouping.hosts.size) for (const host of this.memos.keys()) if (!grouping.hosts.has(host)) this.memos.delete(host);
     const desired: DesiredState = {
       revision: etcd.revision,
-      vhosts: !vhostsChanged && last ? last.vhosts : vhosts,
+      vhosts: !this.changed.vhosts && last ? last.vhosts : vhosts,
       problems: problems.sort(compareProblems),
-      lastGood: !entriesChanged && last?.lastGood ? last.lastGood : this.remembered(grouping.hosts.keys()),
+      lastGood: !this.changed.entries && last?.lastGood ? last.lastGood : this.remembered(grouping.hosts.keys()),
     };
+    this.changed = { vhosts: false, entries: false };
     this.last = desired;
     return desired;
+  }
+
+  /**
+   * Makes up to `budget` of the vhosts build would make, and keeps them for
+   * it; true once none is left. Lets a caller spread a large build (a first
+   * sync) over several turns of the event loop.
+   */
+  prepare(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], lastGood: LastGoodRecords, now: number, tls: TlsInput | undefined, budget: number): boolean {
+    const inputs = this.inputs(etcd, sources, lastGood, now, tls);
+    let made = 0;
+    for (const [host, keys] of inputs.grouping.hosts) {
+      const memo = this.memos.get(host);
+      // Results that are made again every time are made once here, and again by build.
+      if (memo && (memo.result.readTls || memo.result.readNow || reusable(memo, keys, inputs.stored(host), inputs.services))) continue;
+      if (made++ >= budget) return false;
+      this.memoFor(host, keys, inputs);
+    }
+    return true;
+  }
+
+  private inputs(etcd: EtcdSnapshot, sources: readonly ServicesSnapshot[], lastGood: LastGoodRecords, now: number, tls: TlsInput | undefined): BuildInputs {
+    // Only vhosts made again need the certificates served before.
+    let previous: ReadonlyMap<string, VHostTls | null> | null = null;
+    return {
+      prefix: etcd.prefix,
+      services: this.merger.merge(sources),
+      grouping: this.group(etcd),
+      stored: (host) => (Object.hasOwn(lastGood, host) ? lastGood[host] : undefined),
+      now,
+      tls,
+      previousTls: (host) => (previous ??= previousTls(tls)).get(host) ?? null,
+    };
+  }
+
+  /** The host's memo, made again when its inputs changed; notes what the change touches. */
+  private memoFor(host: string, keys: HostKeys, inputs: BuildInputs): Memo {
+    const stored = inputs.stored(host);
+    const memo = this.memos.get(host);
+    if (memo && reusable(memo, keys, stored, inputs.services)) return memo;
+    const { prefix, services, now, tls } = inputs;
+    const result = hostResult({ host, keys, prefix, services, stored, now, tls, previousTls: () => inputs.previousTls(host) });
+    this.changed = {
+      vhosts: this.changed.vhosts || result.vhost !== memo?.result.vhost,
+      entries: this.changed.entries || !sameEntry(result.entry ?? undefined, memo?.result.entry ?? undefined),
+    };
+    const made = { keys, stored, result };
+    this.memos.set(host, made);
+    return made;
   }
 
   private remembered(hosts: Iterable<string>): Record<string, LastGoodEntry> {

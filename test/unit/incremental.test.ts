@@ -1,4 +1,4 @@
-// The incremental path (DesiredCache, kept slot placements and views, the
+// The incremental path (DesiredCache and its slices made ahead, kept slot placements and views, the
 // renderer's kept parts, the planner's shortcuts by identity) against a
 // computation from scratch, on random histories of etcd and endpoint changes:
 // after every step both must give the same desired state, the same slots, the
@@ -106,6 +106,8 @@ function check(t: Test, seed: number): void {
     step(g, etcd, sources);
     const snapshots = sources.map((s) => s.snapshot());
     const now = 1000 + i;
+    // Sometimes made ahead in small slices, as the reconciler does for a large change.
+    if (g.chance(0.3)) while (!cache.prepare(etcd.snapshot(), snapshots, lastGood, now, undefined, 1 + g.int(3)));
     const incremental = cache.build(etcd.snapshot(), snapshots, lastGood, now);
     const scratch = buildDesired(fresh(etcd.snapshot()), fresh(snapshots), fresh(lastGood), now);
     if (JSON.stringify(incremental) !== JSON.stringify(scratch)) {
