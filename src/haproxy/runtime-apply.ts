@@ -55,6 +55,13 @@ export class RuntimeApplier {
   async apply(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     const written = await this.writeFiles(target.rendered);
     if (written) return written;
+    const applied = await this.applyOps(ops, target);
+    // The config (megabytes at scale, written with fsync) follows the commands: it only matters to a later
+    // load, and a failed write still ends in the fallback reload, which writes it again or reports it.
+    return applied.ok ? ((await this.writeConfig(target.rendered)) ?? applied) : applied;
+  }
+
+  private async applyOps(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
     // New and changed certificates first, so a map line never points at a certificate HAProxy lacks;
     // removed ones last, once nothing refers to them.
     const certs = ops.filter(isCertificateOp);
@@ -123,9 +130,12 @@ export class RuntimeApplier {
   }
 
   /**
-   * Files first: whatever reloads HAProxy next (the fallback reload, an
-   * operator, a restart) then reads the new state, and the commands only
-   * bring the running workers to what the files already say.
+   * Maps and certificates first: whatever reloads HAProxy next (the fallback
+   * reload, an operator, a restart) then reads the new routing, and the
+   * commands only bring the running workers to what the files already say.
+   * The config follows the commands (see apply); until it is written, a
+   * restart of HAProxy loads the previous servers, which the drift check
+   * then repairs.
    *
    * No `haproxy -c` here. The planner sends a change this way only when the
    * templates, and everything they see apart from slot contents, equal those
@@ -140,11 +150,23 @@ export class RuntimeApplier {
       await ensureDir(this.paths.mapsDir);
       for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
       if (this.paths.certsDir && rendered.certificates) await writeCertificateFiles(this.paths.certsDir, rendered.certificates, true);
+      return null;
+    } catch (err) {
+      return this.unwritable(err);
+    }
+  }
+
+  private async writeConfig(rendered: Rendered): Promise<RuntimeOutcome | null> {
+    try {
       await writeIfChanged(this.paths.config, rendered.config);
       return null;
     } catch (err) {
-      return { ok: false, code: 'HAPROXY_FILES_UNWRITABLE', message: `cannot write ${this.paths.config} or the map files in ${this.paths.mapsDir}: ${errorMessage(err)}` };
+      return this.unwritable(err);
     }
+  }
+
+  private unwritable(err: unknown): RuntimeOutcome {
+    return { ok: false, code: 'HAPROXY_FILES_UNWRITABLE', message: `cannot write ${this.paths.config} or the map files in ${this.paths.mapsDir}: ${errorMessage(err)}` };
   }
 
   private async send(commands: () => Array<Promise<void>>): Promise<RuntimeOutcome> {

@@ -5,6 +5,7 @@
  * twice, or late, is always correct.
  */
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { DesiredCache } from '../core/desired-cache.ts';
 import { describeDrift, findDrift, type Drift, type DriftKind, type LiveState } from '../core/drift.ts';
@@ -14,7 +15,7 @@ import { formatDuration, Outage } from '../core/outage.ts';
 import { keptSlots, type KeptSlots } from '../core/server-state.ts';
 import type { CertificatesSnapshot, DesiredState, EtcdSnapshot, LastGoodRecords, Problem, RenderSettings, Rendered, ServicesSnapshot, TemplatesSnapshot } from '../core/model.ts';
 import { plan, type AppliedState, type RuntimeOp, type RuntimePlan, type Target } from '../core/plan.ts';
-import { renderView, templateView } from '../core/render.ts';
+import { prerender, renderView, templateView } from '../core/render.ts';
 import { layoutSlots, shrinkLayout, type Layout } from '../core/slots.ts';
 import { ERROR_CODES, errorCode, errorMessage, type ErrorCode } from '../errors.ts';
 import type { ReloadOutcome } from '../haproxy/apply.ts';
@@ -23,6 +24,9 @@ import { Backoff } from '../sources/backoff.ts';
 import type { Source } from '../sources/source.ts';
 import type { LastGoodStore } from '../state/last-good-store.ts';
 import type { RunOutcome } from './trigger.ts';
+
+/** Vhosts made, or backends rendered, per turn of the event loop when a sync has many (a first sync, a reload). */
+const SLICE = 500;
 
 export interface ReconcilerDeps {
   readonly etcd: Source<EtcdSnapshot>;
@@ -115,6 +119,8 @@ export class Reconciler {
   private masterPid: number | null = null;
   /** HAProxy refused the last reload: the files on disk are known not to run, whatever the workers' start times say. */
   private reloadRefused = false;
+  /** Where this sync's time went, in ms, for the log line: a slow sync says which step was slow. */
+  private stages: Record<string, number> = {};
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
@@ -155,6 +161,7 @@ export class Reconciler {
   /** `changeSeenAt`: when the trigger first saw the oldest change not yet applied. */
   async sync(changeSeenAt: number | null = null): Promise<RunOutcome> {
     const started = performance.now();
+    this.stages = {};
     this.changeSeenAt = changeSeenAt;
     try {
       return await this.reconcile(started);
@@ -169,7 +176,12 @@ export class Reconciler {
     if (!inputs) return {};
     if (!this.loaded) await this.loadState();
     const tls = { certificates: inputs.certificates, nowMs: Date.now(), previous: this.appliedState?.desired ?? null };
-    const desired = this.desired.build(inputs.etcd, inputs.services, this.lastGood, this.now(), tls);
+    const now = this.now();
+    // Many vhosts to make (a first sync): a slice per turn of the event loop, so the API and etcd's keepalive still answer.
+    const desiredStart = performance.now();
+    while (!this.desired.prepare(inputs.etcd, inputs.services, this.lastGood, now, tls, SLICE)) await yieldToLoop();
+    const desired = this.desired.build(inputs.etcd, inputs.services, this.lastGood, now, tls);
+    this.timed('desired', desiredStart);
     this.noteProblems([...desired.problems, ...this.stateProblems]);
     const outcome = await this.applyDesired(desired, inputs.templates, started);
     if (this.report?.ok && this.appliedState?.desired === desired) await this.remember(desired.lastGood ?? {});
@@ -177,10 +189,12 @@ export class Reconciler {
   }
 
   private async applyDesired(desired: DesiredState, templates: TemplatesSnapshot, started: number): Promise<RunOutcome> {
+    const planStart = performance.now();
     const spare = this.deps.settings.spareSlots;
     const backends = desired.vhosts.flatMap((v) => v.backends);
     const fitted = this.target(desired, layoutSlots(backends, spare, this.appliedState?.layout ?? null), templates);
     const p = plan(this.appliedState, fitted);
+    this.timed('plan', planStart);
     if (p.mode === 'noop') {
       const outcome = this.noop(fitted, started);
       return this.resyncDue && this.appliedState && this.deps.readLive ? this.resync(this.appliedState, started) : outcome;
@@ -189,14 +203,26 @@ export class Reconciler {
     const target = p.mode === 'reload' ? this.target(desired, shrinkLayout(fitted.layout, spare), templates) : fitted;
     let rendered: Rendered;
     try {
+      if (p.mode === 'reload') await this.prerender(target);
       const renderStart = performance.now();
       rendered = renderView(target.view, desired, target.templates);
       this.deps.observer?.onRender?.(performance.now() - renderStart);
+      this.timed('render', renderStart);
     } catch (err) {
       return this.finish(started, desired.revision, null, { ok: false, code: codeOf(err, 'TEMPLATE_INVALID'), message: errorMessage(err) });
     }
     const next: AppliedState = { ...target, rendered };
     return p.mode === 'runtime' ? this.applyRuntime(p, next, started) : this.applyReload(p.reason, next, started);
+  }
+
+  /** The backends a reload renders, a slice per turn of the event loop; the render that follows finds them ready. */
+  private async prerender(target: Target): Promise<void> {
+    const backends = target.view.backends;
+    if (backends.length <= SLICE) return;
+    for (let i = 0; i < backends.length; i += SLICE) {
+      prerender(target.view, backends.slice(i, i + SLICE), target.templates);
+      await yieldToLoop();
+    }
   }
 
   private target(desired: DesiredState, layout: Layout, templates: TemplatesSnapshot): Target {
@@ -212,7 +238,9 @@ export class Reconciler {
   }
 
   private async applyRuntime(p: RuntimePlan, next: AppliedState, started: number): Promise<RunOutcome> {
+    const applyStart = performance.now();
     const outcome = await this.deps.runtime(p.ops, next);
+    this.timed('runtime', applyStart);
     if (outcome.ok) {
       this.setApplied(next);
       return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'runtime', reason: p.reason });
@@ -230,7 +258,9 @@ export class Reconciler {
       return this.finish(started, next.desired.revision, configHash(next.rendered), { ok: true, mode: 'noop', reason: 'HAProxy already runs these files' });
     }
     // Against the last known layout, even after a failed runtime apply: HAProxy's own addresses are checked too.
+    const reloadStart = performance.now();
     const outcome = await this.deps.reload(next.rendered, keptSlots(this.known?.layout ?? null, next.layout));
+    this.timed('reload', reloadStart);
     if (outcome.ok) this.setApplied(next);
     // A reload HAProxy did not confirm, or could not be asked for, leaves what it runs in doubt.
     else if (outcome.code === 'HAPROXY_RELOAD_FAILED' || outcome.code === 'HAPROXY_UNREACHABLE') this.setApplied(null);
@@ -259,6 +289,10 @@ export class Reconciler {
       this.unknownFrom = this.now();
     }
     this.appliedState = state;
+  }
+
+  private timed(stage: string, since: number): void {
+    this.stages[stage] = Math.round(performance.now() - since);
   }
 
   private now(): number {
@@ -383,7 +417,7 @@ export class Reconciler {
   }
 
   private log(report: SyncReport, hash: string | null): void {
-    const fields = { mode: report.mode, reason: report.reason, durationMs: report.durationMs, configHash: hash, revision: report.revision, fallbackCode: report.fallback?.code };
+    const fields = { mode: report.mode, reason: report.reason, durationMs: report.durationMs, stagesMs: this.stages, configHash: hash, revision: report.revision, fallbackCode: report.fallback?.code };
     if (report.ok && report.mode === 'noop') this.deps.log.debug(fields, 'no change');
     else if (report.ok) this.deps.log.info(fields, `applied by ${report.mode}`);
     else this.deps.log.error({ ...fields, code: report.code, err: report.message }, 'apply failed; the last good config keeps serving');

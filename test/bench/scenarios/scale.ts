@@ -211,10 +211,21 @@ async function changeSeries(env: TestEnv, daemon: Managed, logs: ChildLogs, pool
       servedMs: summary(served),
       applyLoggedMs: summary(logged),
       syncMs: summary(logs.applies().filter((l) => l.at >= startedAt).map((l) => Number(l.record['durationMs']))),
+      syncStagesP50Ms: stagesP50(logs.applies().filter((l) => l.at >= startedAt).map((l) => l.record['stagesMs'])),
       reloads: (await env.reloads()) - reloadsBefore,
       healthzMs: { ...summary(healthzMs.samples), failed: healthzMs.failed },
     },
   };
+}
+
+/** The median time of each step of a sync (desired state, plan, render, runtime or reload), from the daemon's log lines. */
+function stagesP50(stages: readonly unknown[]): Record<string, number> {
+  const byStage = new Map<string, number[]>();
+  for (const record of stages) {
+    if (typeof record !== 'object' || record === null) continue;
+    for (const [stage, ms] of Object.entries(record)) if (typeof ms === 'number') byStage.set(stage, [...(byStage.get(stage) ?? []), ms]);
+  }
+  return Object.fromEntries([...byStage].map(([stage, ms]) => [stage, summary(ms).p50]));
 }
 
 /** GETs /healthz every 20 ms on one kept-alive connection until stopped; the response times. */
