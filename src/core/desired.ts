@@ -242,6 +242,9 @@ export function mergeServices(sources: readonly ServicesSnapshot[]): Map<string,
 
 /** One Service as several sources know it: each port's endpoints united, deduplicated and ordered. */
 export function mergeService(known: readonly ServiceEndpoints[]): ServiceEndpoints {
+  // The usual case: one source, which already keeps its endpoints in order (the Kubernetes source does).
+  const only = known.length === 1 ? known[0] : undefined;
+  if (only && Object.values(only.ports).every(isSorted)) return only;
   const ports = new Map<string, Endpoint[]>();
   for (const service of known) {
     for (const [port, endpoints] of Object.entries(service.ports)) ports.set(port, [...(ports.get(port) ?? []), ...endpoints]);
@@ -260,6 +263,16 @@ export function sortEndpoints(endpoints: readonly Endpoint[]): Endpoint[] {
     byKey.set(`${address}|${e.port}`, { address, port: e.port });
   }
   return [...byKey.values()].sort((a, b) => compareEndpoints(a, b));
+}
+
+/** In the order sortEndpoints gives, without duplicates, addresses in lower case. */
+function isSorted(endpoints: readonly Endpoint[]): boolean {
+  for (let i = 0; i < endpoints.length; i++) {
+    const e = endpoints[i];
+    const before = endpoints[i - 1];
+    if (!e || e.address !== e.address.toLowerCase() || (before && compareEndpoints(before, e) >= 0)) return false;
+  }
+  return true;
 }
 
 function compareEndpoints(a: Endpoint, b: Endpoint): number {

@@ -180,10 +180,19 @@ const slotViewCache = new WeakMap<readonly Slot[], readonly SlotView[]>();
 function slotViews(slots: readonly Slot[]): readonly SlotView[] {
   let views = slotViewCache.get(slots);
   if (!views) {
-    views = slots.map((s) => ({ name: s.name, address: s.endpoint ? endpointKey(s.endpoint) : '0.0.0.0:0', enabled: s.endpoint !== null }));
+    views = slots.map((s) => (s.endpoint ? { name: s.name, address: endpointKey(s.endpoint), enabled: true } : freeSlotView(s.name)));
     slotViewCache.set(slots, views);
   }
   return views;
+}
+
+// Free slots look alike in every backend: one view per slot name, shared (a few hundred thousand at scale).
+const freeSlotViews = new Map<string, SlotView>();
+
+function freeSlotView(name: string): SlotView {
+  let view = freeSlotViews.get(name);
+  if (!view) freeSlotViews.set(name, (view = Object.freeze({ name, address: '0.0.0.0:0', enabled: false })));
+  return view;
 }
 
 /**

@@ -19,8 +19,17 @@ export function slotName(index: number): string {
 /** Fresh slots: servers in order, then `spare` free slots. */
 export function freshSlots(servers: readonly Endpoint[], spare: number): Slot[] {
   const slots: Slot[] = servers.map((endpoint, i) => ({ name: slotName(i), endpoint }));
-  for (let i = servers.length; i < servers.length + spare; i++) slots.push({ name: slotName(i), endpoint: null });
+  for (let i = servers.length; i < servers.length + spare; i++) slots.push(freeSlot(slotName(i)));
   return slots;
+}
+
+// A free slot is its name alone: one object per name, shared by every backend.
+const freeSlots = new Map<string, Slot>();
+
+function freeSlot(name: string): Slot {
+  let slot = freeSlots.get(name);
+  if (!slot) freeSlots.set(name, (slot = Object.freeze({ name, endpoint: null })));
+  return slot;
 }
 
 /**
@@ -43,7 +52,10 @@ export function growSlots(servers: readonly Endpoint[], previous: readonly Slot[
   const added: Slot[] = [];
   for (let i = 0; added.length < left.length + spare; i++) {
     const name = slotName(i);
-    if (!used.has(name)) added.push({ name, endpoint: left[added.length] ?? null });
+    if (!used.has(name)) {
+      const endpoint = left[added.length];
+      added.push(endpoint ? { name, endpoint } : freeSlot(name));
+    }
   }
   return sortByIndex([...slots, ...added]);
 }
@@ -122,7 +134,10 @@ function place(servers: readonly Endpoint[], previous: readonly Slot[]): { slots
   const kept = previous.map((s) => (s.endpoint && wanted.has(endpointKey(s.endpoint)) ? s.endpoint : null));
   const placed = new Set(kept.flatMap((e) => (e ? [endpointKey(e)] : [])));
   const left = servers.filter((e) => !placed.has(endpointKey(e)));
-  const slots = previous.map((prev, i) => ({ name: prev.name, endpoint: kept[i] ?? left.shift() ?? null }));
+  const slots = previous.map((prev, i) => {
+    const endpoint = kept[i] ?? left.shift();
+    return endpoint ? { name: prev.name, endpoint } : freeSlot(prev.name);
+  });
   return { slots, left };
 }
 
