@@ -35,7 +35,7 @@ import { firstAnswer, keepAlive } from '../first-answer.ts';
 import { syntheticInputs } from '../fixtures.ts';
 import { MemorySampler, openFilesLimit } from '../proc-memory.ts';
 import type { Scenario } from '../run.ts';
-import { round, summary } from '../stats.ts';
+import { round, stagesP50, summary } from '../stats.ts';
 import { Teardowns } from '../teardowns.ts';
 
 const VHOSTS = positiveInt('SCALE_VHOSTS', 10000);
@@ -216,16 +216,6 @@ async function changeSeries(env: TestEnv, daemon: Managed, logs: ChildLogs, pool
       healthzMs: { ...summary(healthzMs.samples), failed: healthzMs.failed },
     },
   };
-}
-
-/** The median time of each step of a sync (desired state, plan, render, runtime or reload), from the daemon's log lines. */
-function stagesP50(stages: readonly unknown[]): Record<string, number> {
-  const byStage = new Map<string, number[]>();
-  for (const record of stages) {
-    if (typeof record !== 'object' || record === null) continue;
-    for (const [stage, ms] of Object.entries(record)) if (typeof ms === 'number') byStage.set(stage, [...(byStage.get(stage) ?? []), ms]);
-  }
-  return Object.fromEntries([...byStage].map(([stage, ms]) => [stage, summary(ms).p50]));
 }
 
 /** GETs /healthz every 20 ms on one kept-alive connection until stopped; the response times. */
