@@ -19,7 +19,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Backoff, sleep } from './backoff.ts';
-import type { ApiFailure, Resource } from './kubernetes-api.ts';
+import { LIST_PAGE_LIMIT, type ApiFailure, type Resource } from './kubernetes-api.ts';
 import { SourceHealth, type SourceName } from './source.ts';
 
 /** The least a kept record must have: the metadata keys and the client's cache read. */
@@ -145,9 +145,7 @@ export class WatchedResource<T extends Keyed> {
 
   /** The list function handed to the ListWatch: also called by it after a 410 Gone. */
   private async relist(attempt: number, kc: KubeConfig): Promise<KubernetesListObject<T>> {
-    const listed = await this.opts.resource.list(kc);
-    // The ListWatch caches what it is handed: records, never the listed objects.
-    const result = { metadata: { resourceVersion: listed.metadata?.resourceVersion }, items: listed.items.map(this.opts.reduce) };
+    const result = await this.listRecords(kc);
     if (attempt !== this.attempt) return result;
     const objects = new Map<string, T>();
     for (const o of result.items) objects.set(keyOf(o), o);
@@ -156,6 +154,25 @@ export class WatchedResource<T extends Keyed> {
     this.heard(attempt, false);
     this.onChange({ type: 'reset', objects: [...objects] });
     return result;
+  }
+
+  /**
+   * The whole list, page by page, each page reduced to records before the
+   * next is asked for. The ListWatch caches what it is handed: records, never
+   * the listed objects. Every page is of the first page's snapshot; an
+   * expired continue token fails the list, and the retry lists afresh.
+   */
+  private async listRecords(kc: KubeConfig): Promise<KubernetesListObject<T>> {
+    const items: T[] = [];
+    let token: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const page = await this.opts.resource.list(kc, { limit: LIST_PAGE_LIMIT, _continue: token });
+      for (const o of page.items) items.push(this.opts.reduce(o));
+      resourceVersion = page.metadata?.resourceVersion;
+      token = page.metadata?._continue || undefined;
+    } while (token !== undefined && !this.abort.signal.aborted);
+    return { metadata: { resourceVersion }, items };
   }
 
   private put(attempt: number, o: T): void {
