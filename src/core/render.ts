@@ -133,6 +133,17 @@ export function mapPath(settings: Pick<RenderSettings, 'mapsDir'>, file: string)
 
 /** Everything a template can see; the config is a function of this and the template files alone. */
 export function templateView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
+  // The same vhosts in the same slots with the same settings: the same view, which the planner and the renderer skip at a glance.
+  const last = lastView;
+  if (last && last.vhosts === desired.vhosts && last.layout === layout && last.settings === settings) return last.view;
+  const view = makeView(desired, layout, settings);
+  lastView = { vhosts: desired.vhosts, layout, settings, view };
+  return view;
+}
+
+let lastView: { vhosts: DesiredState['vhosts']; layout: Layout; settings: RenderSettings; view: TemplateView } | null = null;
+
+function makeView(desired: DesiredState, layout: Layout, settings: RenderSettings): TemplateView {
   const https = httpsView(settings);
   const backends = desired.vhosts.flatMap((v) => {
     const redirect = https !== null && v.tls?.redirect === true;

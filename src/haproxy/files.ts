@@ -8,18 +8,36 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export async function writeAtomic(path: string, content: string, mode = 0o644): Promise<void> {
+/**
+ * `durable: false` leaves out both fsyncs, for a caller that acts on the new
+ * content at once and calls flush() right after: the rename is just as
+ * atomic for every reader, only a power loss before the flush could lose it.
+ */
+export async function writeAtomic(path: string, content: string, mode = 0o644, durable = true): Promise<void> {
   const tmp = tempPathFor(path);
   written.delete(path);
   try {
-    await writeSynced(tmp, content, mode);
+    await writeSynced(tmp, content, mode, durable);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(dirname(path));
+  if (durable) await syncDir(dirname(path));
   await remember(path, content);
+}
+
+/** Puts files written with `durable: false` on disk: each file, then their directories. */
+export async function flush(paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    const handle = await open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+  for (const dir of new Set(paths.map((p) => dirname(p)))) await syncDir(dir);
 }
 
 /**
@@ -50,14 +68,15 @@ async function remember(path: string, content: string): Promise<void> {
 async function knownToHold(path: string, content: string): Promise<boolean | null> {
   const w = written.get(path);
   if (w === undefined) return null;
+  // Other content than last written: it is written either way, no need to look at the file.
+  if (w.content !== content) return false;
   try {
     const st = await stat(path);
     if (st.ino !== w.ino || st.size !== w.size || st.mtimeMs !== w.mtimeMs) return null;
   } catch {
     return null;
   }
-  // Identity first: an unchanged file is usually handed the same string again.
-  return w.content === content;
+  return true;
 }
 
 /** Writes a file next to `path` without replacing it, for checking before it goes live. */
@@ -116,14 +135,14 @@ export async function ensureDir(dir: string): Promise<void> {
  * it wrote. A file this process wrote is compared in memory; any other
  * (first write after a start, a file changed behind its back) is read once.
  */
-export async function writeIfChanged(path: string, content: string, mode = 0o644): Promise<boolean> {
+export async function writeIfChanged(path: string, content: string, mode = 0o644, durable = true): Promise<boolean> {
   const known = await knownToHold(path, content);
   if (known === true) return false;
   if (known === null && (await readText(path)) === content) {
     await remember(path, content);
     return false;
   }
-  await writeAtomic(path, content, mode);
+  await writeAtomic(path, content, mode, durable);
   return true;
 }
 
@@ -151,11 +170,11 @@ function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-async function writeSynced(path: string, content: string, mode = 0o644): Promise<void> {
+async function writeSynced(path: string, content: string, mode = 0o644, durable = true): Promise<void> {
   const handle = await open(path, 'w', mode);
   try {
     await handle.writeFile(content, 'utf8');
-    await handle.sync();
+    if (durable) await handle.sync();
   } finally {
     await handle.close();
   }

@@ -15,7 +15,7 @@ import { applyCertificateOps, verifyCertificates, writeCertificateFiles, type Ce
 import { mapPath } from '../core/render.ts';
 import { endpointKey, type Layout } from '../core/slots.ts';
 import { errorCode, errorMessage, type ErrorCode } from '../errors.ts';
-import { ensureDir, writeIfChanged } from './files.ts';
+import { ensureDir, flush, writeIfChanged } from './files.ts';
 import type { RuntimeClient, ServerState } from './runtime.ts';
 
 /** The part of the Runtime API client this needs. */
@@ -53,12 +53,12 @@ export class RuntimeApplier {
   }
 
   async apply(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
-    const written = await this.writeFiles(target.rendered);
-    if (written) return written;
+    const maps = await this.writeMaps(target.rendered);
+    if (!Array.isArray(maps)) return maps;
     const applied = await this.applyOps(ops, target);
-    // The config (megabytes at scale, written with fsync) follows the commands: it only matters to a later
-    // load, and a failed write still ends in the fallback reload, which writes it again or reports it.
-    return applied.ok ? ((await this.writeConfig(target.rendered)) ?? applied) : applied;
+    // The config (megabytes at scale) and the fsyncs follow the commands: they only matter to a later
+    // load, and a failed write still ends in the fallback reload, which writes the files again or reports it.
+    return (await this.writeConfig(target.rendered, maps)) ?? applied;
   }
 
   private async applyOps(ops: readonly RuntimeOp[], target: RuntimeTarget): Promise<RuntimeOutcome> {
@@ -133,9 +133,9 @@ export class RuntimeApplier {
    * Maps and certificates first: whatever reloads HAProxy next (the fallback
    * reload, an operator, a restart) then reads the new routing, and the
    * commands only bring the running workers to what the files already say.
-   * The config follows the commands (see apply); until it is written, a
-   * restart of HAProxy loads the previous servers, which the drift check
-   * then repairs.
+   * The maps are flushed to disk, and the config written, after the commands
+   * (see apply); until then a restart of HAProxy may load the previous
+   * servers, which the drift check then repairs. Returns the maps written.
    *
    * No `haproxy -c` here. The planner sends a change this way only when the
    * templates, and everything they see apart from slot contents, equal those
@@ -145,19 +145,21 @@ export class RuntimeApplier {
    * exists to avoid (0.5–1.6 s and ~500 MB at 10,000 backends), and every
    * reload still checks the whole file first.
    */
-  private async writeFiles(rendered: Rendered): Promise<RuntimeOutcome | null> {
+  private async writeMaps(rendered: Rendered): Promise<string[] | RuntimeOutcome> {
     try {
       await ensureDir(this.paths.mapsDir);
-      for (const [name, text] of Object.entries(rendered.maps)) await writeIfChanged(join(this.paths.mapsDir, name), text);
+      const maps = Object.entries(rendered.maps).map(([name, text]) => [join(this.paths.mapsDir, name), text] as const);
+      const written = await Promise.all(maps.map(async ([path, text]) => ((await writeIfChanged(path, text, 0o644, false)) ? [path] : [])));
       if (this.paths.certsDir && rendered.certificates) await writeCertificateFiles(this.paths.certsDir, rendered.certificates, true);
-      return null;
+      return written.flat();
     } catch (err) {
       return this.unwritable(err);
     }
   }
 
-  private async writeConfig(rendered: Rendered): Promise<RuntimeOutcome | null> {
+  private async writeConfig(rendered: Rendered, maps: readonly string[]): Promise<RuntimeOutcome | null> {
     try {
+      await flush(maps);
       await writeIfChanged(this.paths.config, rendered.config);
       return null;
     } catch (err) {

@@ -177,9 +177,10 @@ export class Reconciler {
     if (!this.loaded) await this.loadState();
     const tls = { certificates: inputs.certificates, nowMs: Date.now(), previous: this.appliedState?.desired ?? null };
     const now = this.now();
-    // Many vhosts to make (a first sync): a slice per turn of the event loop, so the API and etcd's keepalive still answer.
     const desiredStart = performance.now();
-    while (!this.desired.prepare(inputs.etcd, inputs.services, this.lastGood, now, tls, SLICE)) await yieldToLoop();
+    // Every vhost to make (the first sync): a slice per turn of the event loop, so the API and etcd's keepalive still answer.
+    // Later syncs make only what changed, and looking for it twice would cost more than it saves.
+    if (this.known === null) while (!this.desired.prepare(inputs.etcd, inputs.services, this.lastGood, now, tls, SLICE)) await yieldToLoop();
     const desired = this.desired.build(inputs.etcd, inputs.services, this.lastGood, now, tls);
     this.timed('desired', desiredStart);
     this.noteProblems([...desired.problems, ...this.stateProblems]);

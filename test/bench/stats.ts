@@ -14,3 +14,13 @@ export function round(n: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** The median time of each step of a sync (desired state, plan, render, runtime or reload), from the daemon's log lines. */
+export function stagesP50(stages: readonly unknown[]): Record<string, number> {
+  const byStage = new Map<string, number[]>();
+  for (const record of stages) {
+    if (typeof record !== 'object' || record === null) continue;
+    for (const [stage, ms] of Object.entries(record)) if (typeof ms === 'number') byStage.set(stage, [...(byStage.get(stage) ?? []), ms]);
+  }
+  return Object.fromEntries([...byStage].map(([stage, ms]) => [stage, summary(ms).p50]));
+}

@@ -35,7 +35,7 @@ import { firstAnswer, keepAlive } from '../first-answer.ts';
 import { syntheticInputs } from '../fixtures.ts';
 import { MemorySampler, openFilesLimit } from '../proc-memory.ts';
 import type { Scenario } from '../run.ts';
-import { round, summary } from '../stats.ts';
+import { round, stagesP50, summary } from '../stats.ts';
 import { Teardowns } from '../teardowns.ts';
 
 const VHOSTS = positiveInt('SCALE_VHOSTS', 10000);
@@ -49,12 +49,14 @@ const WATCH_TIMEOUT_SECONDS = 25;
 /** Descriptors left to HAProxy beyond its checks: listeners, sockets, and about 1,000 connections (2 each). */
 const FD_RESERVE = 2500;
 const HEALTHZ_EVERY_MS = 20;
+/** Between measured changes: twice the debounce, so each change comes after a quiet period. */
+const QUIET_MS = 2 * PRODUCT.sync.debounceMs;
 const COLD_START_TIMEOUT_MS = 10 * 60 * 1000;
 
 export const scenario: Scenario = {
   name: 'scale',
   description:
-    `haproxy-sync run as its own process with the product's sync defaults (debounce ${PRODUCT.sync.debounceMs} ms, max delay ${PRODUCT.sync.maxDelayMs} ms) against real etcd, HAProxy and pods and the fake Kubernetes API server ` +
+    `haproxy-sync run as its own process with the product's sync defaults (debounce ${PRODUCT.sync.debounceMs} ms, max delay ${PRODUCT.sync.maxDelayMs} ms; measured changes ${2 * PRODUCT.sync.debounceMs} ms apart) against real etcd, HAProxy and pods and the fake Kubernetes API server ` +
     `holding ${VHOSTS} vhosts × 2 colours × ${SERVERS} endpoints: cold start (spawn → first vhost served) next to HAProxy's own check and reload times; ` +
     `${CHANGES} EndpointSlice changes → first answer from the new pod; daemon RSS, event-loop delay and /healthz response time during the changes. ` +
     'Pass "health" repeats it with health checks on, at the most vhosts the file-descriptor limit lets HAProxy check.',
@@ -199,6 +201,8 @@ async function changeSeries(env: TestEnv, daemon: Managed, logs: ChildLogs, pool
       // The next change waits for this one's apply to finish, so each is timed alone.
       await waitUntil('change applied', async () => logs.applies().length > appliesBefore, 120000, daemon);
       logged.push((logs.applies()[appliesBefore]?.at ?? Number.NaN) - changed);
+      // A change after a quiet period, as the daemon's leading edge applies it; one right after a sync would be batched.
+      await sleep(QUIET_MS);
     }
   } finally {
     agent.destroy();
@@ -216,16 +220,6 @@ async function changeSeries(env: TestEnv, daemon: Managed, logs: ChildLogs, pool
       healthzMs: { ...summary(healthzMs.samples), failed: healthzMs.failed },
     },
   };
-}
-
-/** The median time of each step of a sync (desired state, plan, render, runtime or reload), from the daemon's log lines. */
-function stagesP50(stages: readonly unknown[]): Record<string, number> {
-  const byStage = new Map<string, number[]>();
-  for (const record of stages) {
-    if (typeof record !== 'object' || record === null) continue;
-    for (const [stage, ms] of Object.entries(record)) if (typeof ms === 'number') byStage.set(stage, [...(byStage.get(stage) ?? []), ms]);
-  }
-  return Object.fromEntries([...byStage].map(([stage, ms]) => [stage, summary(ms).p50]));
 }
 
 /** GETs /healthz every 20 ms on one kept-alive connection until stopped; the response times. */
