@@ -17,6 +17,19 @@ export type ResourceKind = 'services' | 'endpointslices' | 'endpoints' | 'secret
 /** Only TLS Secrets are read: the API server filters them, so no other Secret ever reaches us. */
 export const TLS_SECRET_SELECTOR = 'type=kubernetes.io/tls';
 
+/** One page of a list: at most `limit` objects, from where `_continue` (the client's name for the token) left off; undefined: the start. */
+export interface ListPage {
+  readonly limit: number;
+  readonly _continue: string | undefined;
+}
+
+/**
+ * Objects per list page, as client-go's reflector asks: a list of 20,000
+ * EndpointSlices in one answer is hundreds of megabytes of JSON, parsed and
+ * deserialized objects at once, and the heap grown for it stays grown.
+ */
+export const LIST_PAGE_LIMIT = 500;
+
 /** One list+watch target: a kind, cluster-wide or in one namespace. */
 export interface Resource {
   readonly kind: ResourceKind;
@@ -24,7 +37,7 @@ export interface Resource {
   readonly path: string;
   readonly labelSelector: string | undefined;
   readonly fieldSelector?: string;
-  list(kc: KubeConfig): Promise<KubernetesListObject<KubernetesObject>>;
+  list(kc: KubeConfig, page: ListPage): Promise<KubernetesListObject<KubernetesObject>>;
 }
 
 /** Where the credentials come from, as an operator would look for them. */
@@ -67,9 +80,9 @@ function resource(kind: ResourceKind, namespace: string | null): Resource {
         namespace,
         path: `/api/v1${within}/services`,
         labelSelector: undefined,
-        list: (kc) => {
+        list: (kc, page) => {
           const api = kc.makeApiClient(CoreV1Api);
-          return namespace === null ? api.listServiceForAllNamespaces() : api.listNamespacedService({ namespace });
+          return namespace === null ? api.listServiceForAllNamespaces({ ...page }) : api.listNamespacedService({ namespace, ...page });
         },
       };
     case 'endpoints':
@@ -78,9 +91,9 @@ function resource(kind: ResourceKind, namespace: string | null): Resource {
         namespace,
         path: `/api/v1${within}/endpoints`,
         labelSelector: undefined,
-        list: (kc) => {
+        list: (kc, page) => {
           const api = kc.makeApiClient(CoreV1Api);
-          return namespace === null ? api.listEndpointsForAllNamespaces() : api.listNamespacedEndpoints({ namespace });
+          return namespace === null ? api.listEndpointsForAllNamespaces({ ...page }) : api.listNamespacedEndpoints({ namespace, ...page });
         },
       };
     case 'secrets':
@@ -90,10 +103,10 @@ function resource(kind: ResourceKind, namespace: string | null): Resource {
         path: `/api/v1${within}/secrets`,
         labelSelector: undefined,
         fieldSelector: TLS_SECRET_SELECTOR,
-        list: (kc) => {
+        list: (kc, page) => {
           const api = kc.makeApiClient(CoreV1Api);
           const fieldSelector = TLS_SECRET_SELECTOR;
-          return namespace === null ? api.listSecretForAllNamespaces({ fieldSelector }) : api.listNamespacedSecret({ namespace, fieldSelector });
+          return namespace === null ? api.listSecretForAllNamespaces({ fieldSelector, ...page }) : api.listNamespacedSecret({ namespace, fieldSelector, ...page });
         },
       };
     case 'endpointslices':
@@ -103,10 +116,10 @@ function resource(kind: ResourceKind, namespace: string | null): Resource {
         namespace,
         path: `/apis/discovery.k8s.io/v1${within}/endpointslices`,
         labelSelector: SERVICE_NAME_LABEL,
-        list: (kc) => {
+        list: (kc, page) => {
           const api = kc.makeApiClient(DiscoveryV1Api);
           const labelSelector = SERVICE_NAME_LABEL;
-          return namespace === null ? api.listEndpointSliceForAllNamespaces({ labelSelector }) : api.listNamespacedEndpointSlice({ namespace, labelSelector });
+          return namespace === null ? api.listEndpointSliceForAllNamespaces({ labelSelector, ...page }) : api.listNamespacedEndpointSlice({ namespace, labelSelector, ...page });
         },
       };
   }

@@ -4,11 +4,11 @@
  * server filters by type, so no other Secret is ever read; the account
  * needs get, list and watch on secrets in those namespaces only.
  */
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { CertificateEntry, CertificatesSnapshot } from '../core/model.ts';
 import { CertificateCache } from './certificate-cache.ts';
 import { describeApiError, loadKubeConfig, resourcesFor, type KubeAccess } from './kubernetes-api.ts';
+import { secretRecord, type SecretRecord } from './kubernetes-records.ts';
 import { WatchedResource } from './kubernetes-watch.ts';
 import type { Source, SourceStatus } from './source.ts';
 
@@ -18,15 +18,10 @@ export interface KubernetesSecretsOptions extends KubeAccess {
   readonly log: Logger;
 }
 
-interface SecretObject extends KubernetesObject {
-  readonly type?: string;
-  readonly data?: Readonly<Record<string, string>>;
-}
-
 export class KubernetesSecretsSource implements Source<CertificatesSnapshot> {
   readonly name = 'kubernetes-secrets';
   private readonly opts: KubernetesSecretsOptions;
-  private readonly watched: readonly WatchedResource[];
+  private readonly watched: readonly WatchedResource<SecretRecord>[];
   private readonly cache = new CertificateCache();
   private current: CertificatesSnapshot | null = null;
   private dirty = true;
@@ -38,6 +33,8 @@ export class KubernetesSecretsSource implements Source<CertificatesSnapshot> {
       (resource) =>
         new WatchedResource({
           resource,
+          // Only the type and the PEM entries are read; the rest of a Secret is not kept.
+          reduce: secretRecord,
           connect: () => loadKubeConfig(access),
           describe: (err, kc) => describeApiError(err, resource, access, kc?.getCurrentCluster()?.server ?? 'the API server'),
           watchTimeoutSeconds: opts.watchTimeoutSeconds,
@@ -85,7 +82,7 @@ export class KubernetesSecretsSource implements Source<CertificatesSnapshot> {
 
   private translate(): Record<string, CertificateEntry> {
     const out: Record<string, CertificateEntry> = {};
-    for (const secret of this.watched.flatMap((w) => w.list()) as SecretObject[]) {
+    for (const secret of this.watched.flatMap((w) => w.list())) {
       const ns = secret.metadata?.namespace ?? '';
       const name = secret.metadata?.name ?? '';
       const key = `secret:${ns}/${name}`;

@@ -12,16 +12,25 @@
  * - every list replaces the objects wholesale, so whatever was deleted while
  *   we were not watching disappears.
  *
- * The objects read last keep serving through all of it.
+ * The objects read last keep serving through all of it. Each is kept only as
+ * the record `reduce` makes of it at receipt, in the client's cache as in
+ * ours: a list's items and a watch event's object are dropped once read.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Backoff, sleep } from './backoff.ts';
-import type { ApiFailure, Resource } from './kubernetes-api.ts';
+import { LIST_PAGE_LIMIT, type ApiFailure, type Resource } from './kubernetes-api.ts';
 import { SourceHealth, type SourceName } from './source.ts';
 
-export interface WatchedResourceOptions {
+/** The least a kept record must have: the metadata keys and the client's cache read. */
+export interface Keyed {
+  readonly metadata: { readonly namespace?: string; readonly name?: string; readonly resourceVersion?: string };
+}
+
+export interface WatchedResourceOptions<T extends Keyed> {
   readonly resource: Resource;
+  /** What is kept of each object received; must keep its namespace, name and resourceVersion. */
+  readonly reduce: (o: KubernetesObject) => T;
   /** Loads the kubeconfig; throws with a message naming the file when it cannot. */
   readonly connect: () => KubeConfig;
   readonly describe: (err: unknown, kc: KubeConfig | null) => ApiFailure;
@@ -38,7 +47,7 @@ export interface WatchedResourceOptions {
  * resource's object map exactly, insertion order included: "put" of a known
  * key keeps its place, "reset" replaces the whole map (a fresh list).
  */
-export type ResourceChange<T = KubernetesObject> =
+export type ResourceChange<T> =
   | { readonly type: 'put'; readonly key: string; readonly object: T }
   | { readonly type: 'delete'; readonly key: string }
   | { readonly type: 'reset'; readonly objects: readonly (readonly [string, T])[] };
@@ -56,22 +65,22 @@ export function stallBoundMs(watchTimeoutSeconds: number): number {
   return 2 * watchTimeoutSeconds * 1000;
 }
 
-export class WatchedResource {
+export class WatchedResource<T extends Keyed> {
   readonly health: SourceHealth;
-  private readonly opts: WatchedResourceOptions;
+  private readonly opts: WatchedResourceOptions<T>;
   private readonly backoff = new Backoff(1000, 30000);
   private readonly abort = new AbortController();
-  private objects = new Map<string, KubernetesObject>();
+  private objects = new Map<string, T>();
   /** Bumped for every attempt; callbacks of an older attempt are ignored (stop() makes them fire an AbortError). */
   private attempt = 0;
-  private informer: ListWatch<KubernetesObject> | null = null;
+  private informer: ListWatch<T> | null = null;
   private watch: BoundedWatch | null = null;
   private heardAt = 0;
   private restarting = false;
   private stallTimer: NodeJS.Timeout | null = null;
-  private onChange: (change: ResourceChange) => void = () => {};
+  private onChange: (change: ResourceChange<T>) => void = () => {};
 
-  constructor(opts: WatchedResourceOptions) {
+  constructor(opts: WatchedResourceOptions<T>) {
     this.opts = opts;
     this.health = new SourceHealth(opts.sourceName ?? 'kubernetes', opts.log);
   }
@@ -87,7 +96,7 @@ export class WatchedResource {
   }
 
   /** onChange hears every change to the objects; a listener that only needs to know that something changed can ignore the argument. */
-  start(onChange: (change: ResourceChange) => void): void {
+  start(onChange: (change: ResourceChange<T>) => void): void {
     this.onChange = onChange;
     this.stallTimer = setInterval(() => this.checkStall(), STALL_CHECK_MS);
     this.stallTimer.unref();
@@ -95,7 +104,7 @@ export class WatchedResource {
   }
 
   /** The objects as last read; kept through failures and restarts. */
-  list(): KubernetesObject[] {
+  list(): T[] {
     return [...this.objects.values()];
   }
 
@@ -117,14 +126,14 @@ export class WatchedResource {
       this.fail(attempt, err, null);
       return;
     }
-    this.watch = new BoundedWatch(kc, this.opts.watchTimeoutSeconds, () => this.heard(attempt, true));
+    this.watch = new BoundedWatch(kc, this.opts.watchTimeoutSeconds, this.opts.reduce, () => this.heard(attempt, true));
     this.informer = this.informerFor(attempt, kc, this.watch);
     this.informer.start().catch((err: unknown) => this.fail(attempt, err, kc));
   }
 
-  private informerFor(attempt: number, kc: KubeConfig, watch: BoundedWatch): ListWatch<KubernetesObject> {
+  private informerFor(attempt: number, kc: KubeConfig, watch: BoundedWatch): ListWatch<T> {
     const { path, labelSelector, fieldSelector } = this.opts.resource;
-    const informer = new ListWatch<KubernetesObject>(path, watch, () => this.relist(attempt, kc), false, labelSelector, fieldSelector, {
+    const informer = new ListWatch<T>(path, watch, () => this.relist(attempt, kc), false, labelSelector, fieldSelector, {
       delayFn: (ms) => sleep(ms, this.abort.signal),
     });
     informer.on('add', (o) => this.put(attempt, o));
@@ -135,10 +144,10 @@ export class WatchedResource {
   }
 
   /** The list function handed to the ListWatch: also called by it after a 410 Gone. */
-  private async relist(attempt: number, kc: KubeConfig): Promise<KubernetesListObject<KubernetesObject>> {
-    const result = await this.opts.resource.list(kc);
+  private async relist(attempt: number, kc: KubeConfig): Promise<KubernetesListObject<T>> {
+    const result = await this.listRecords(kc);
     if (attempt !== this.attempt) return result;
-    const objects = new Map<string, KubernetesObject>();
+    const objects = new Map<string, T>();
     for (const o of result.items) objects.set(keyOf(o), o);
     this.objects = objects;
     this.health.synced = true;
@@ -147,14 +156,33 @@ export class WatchedResource {
     return result;
   }
 
-  private put(attempt: number, o: KubernetesObject): void {
+  /**
+   * The whole list, page by page, each page reduced to records before the
+   * next is asked for. The ListWatch caches what it is handed: records, never
+   * the listed objects. Every page is of the first page's snapshot; an
+   * expired continue token fails the list, and the retry lists afresh.
+   */
+  private async listRecords(kc: KubeConfig): Promise<KubernetesListObject<T>> {
+    const items: T[] = [];
+    let token: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const page = await this.opts.resource.list(kc, { limit: LIST_PAGE_LIMIT, _continue: token });
+      for (const o of page.items) items.push(this.opts.reduce(o));
+      resourceVersion = page.metadata?.resourceVersion;
+      token = page.metadata?._continue || undefined;
+    } while (token !== undefined && !this.abort.signal.aborted);
+    return { metadata: { resourceVersion }, items };
+  }
+
+  private put(attempt: number, o: T): void {
     if (attempt !== this.attempt) return;
     const key = keyOf(o);
     this.objects.set(key, o);
     this.onChange({ type: 'put', key, object: o });
   }
 
-  private remove(attempt: number, o: KubernetesObject): void {
+  private remove(attempt: number, o: T): void {
     if (attempt !== this.attempt) return;
     const key = keyOf(o);
     if (this.objects.delete(key)) this.onChange({ type: 'delete', key });
@@ -215,16 +243,20 @@ export class WatchedResource {
  * The client's Watch, asking for bookmarks and a server-side timeout, and
  * reporting every line that arrives (bookmarks included, which the
  * ListWatch swallows). Once closed it starts no new stream: a stopped
- * ListWatch may still try after its reconnect delay.
+ * ListWatch may still try after its reconnect delay. The objects of added,
+ * modified and deleted events reach the ListWatch as records; bookmarks and
+ * errors pass as they came (the ListWatch reads their resourceVersion and code).
  */
 class BoundedWatch extends Watch {
   private readonly timeoutSeconds: number;
+  private readonly reduce: (o: KubernetesObject) => Keyed;
   private readonly onData: () => void;
   private closed = false;
 
-  constructor(kc: KubeConfig, timeoutSeconds: number, onData: () => void) {
+  constructor(kc: KubeConfig, timeoutSeconds: number, reduce: (o: KubernetesObject) => Keyed, onData: () => void) {
     super(kc);
     this.timeoutSeconds = timeoutSeconds;
+    this.reduce = reduce;
     this.onData = onData;
   }
 
@@ -246,13 +278,15 @@ class BoundedWatch extends Watch {
       (phase, obj, raw) => {
         if (this.closed) return;
         this.onData();
-        callback(phase, obj, raw);
+        callback(phase, OBJECT_EVENTS.has(phase) ? this.reduce(obj as KubernetesObject) : obj, raw);
       },
       done,
     );
   }
 }
 
-function keyOf(o: KubernetesObject): string {
-  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+const OBJECT_EVENTS: ReadonlySet<string> = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+function keyOf(o: Keyed): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`;
 }

@@ -9,8 +9,8 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ServicesSnapshot } from '../core/model.ts';
 import { describeApiError, loadKubeConfig, resourcesFor, type KubeAccess, type ResourceKind } from './kubernetes-api.ts';
-import { endpointsContribution, sliceContribution, type EndpointContribution, type EndpointSliceObject, type EndpointsObject } from './kubernetes-endpoints.ts';
-import { WatchedResource, stallBoundMs } from './kubernetes-watch.ts';
+import { endpointsRecord, serviceRecord, sliceRecord, type EndpointRecord, type ServiceRecord } from './kubernetes-records.ts';
+import { WatchedResource, stallBoundMs, type Keyed } from './kubernetes-watch.ts';
 import { ServiceIndex } from './service-index.ts';
 import type { Source, SourceStatus } from './source.ts';
 
@@ -26,20 +26,18 @@ export interface KubernetesSourceOptions extends KubeAccess {
 export class KubernetesSource implements Source<ServicesSnapshot> {
   readonly name = 'kubernetes';
   private readonly opts: KubernetesSourceOptions;
-  private readonly services: readonly WatchedResource[];
-  private readonly endpoints: readonly WatchedResource[];
+  private readonly services: readonly WatchedResource<ServiceRecord>[];
+  private readonly endpoints: readonly WatchedResource<EndpointRecord>[];
   /** Fed every change as it arrives, so a snapshot re-resolves only the Services those changes touched. */
-  private readonly index: ServiceIndex<KubernetesObject>;
+  private readonly index: ServiceIndex<EndpointRecord>;
 
   constructor(opts: KubernetesSourceOptions) {
     this.opts = opts;
     const endpointsKind: ResourceKind = opts.endpoints === 'slices' ? 'endpointslices' : 'endpoints';
-    this.services = this.watched(['services']);
-    this.endpoints = this.watched([endpointsKind]);
-    // Watch objects arrive as raw JSON: read as the shapes of kubernetes-endpoints.ts, which checks every value it uses.
-    const contribute: (o: KubernetesObject) => EndpointContribution =
-      opts.endpoints === 'slices' ? (o) => sliceContribution(o as EndpointSliceObject) : (o) => endpointsContribution(o as EndpointsObject);
-    this.index = new ServiceIndex(this.services.length, this.endpoints.length, contribute);
+    this.services = this.watched('services', serviceRecord);
+    // An endpoint object is read into its contribution at receipt: the record carries it.
+    this.endpoints = this.watched(endpointsKind, opts.endpoints === 'slices' ? sliceRecord : endpointsRecord);
+    this.index = new ServiceIndex(this.services.length, this.endpoints.length, (r) => r.contribution);
   }
 
   /** How long a watch may stay silent before it counts as stalled. */
@@ -85,16 +83,17 @@ export class KubernetesSource implements Source<ServicesSnapshot> {
     await Promise.all(this.all().map((w) => w.stop()));
   }
 
-  private all(): readonly WatchedResource[] {
+  private all(): readonly (WatchedResource<ServiceRecord> | WatchedResource<EndpointRecord>)[] {
     return [...this.services, ...this.endpoints];
   }
 
-  private watched(kinds: readonly ResourceKind[]): WatchedResource[] {
+  private watched<T extends Keyed>(kind: ResourceKind, reduce: (o: KubernetesObject) => T): WatchedResource<T>[] {
     const access: KubeAccess = { kubeconfig: this.opts.kubeconfig, inCluster: this.opts.inCluster };
-    return resourcesFor(kinds, this.opts.namespaces).map(
+    return resourcesFor([kind], this.opts.namespaces).map(
       (resource) =>
         new WatchedResource({
           resource,
+          reduce,
           connect: () => loadKubeConfig(access),
           describe: (err, kc) => describeApiError(err, resource, access, serverOf(kc)),
           watchTimeoutSeconds: this.opts.watchTimeoutSeconds,

@@ -3,6 +3,10 @@
 // snapshot must be the translation of the objects as listed then, byte for
 // byte, and every Service whose endpoints did not change must keep its object.
 //
+// The same histories are also fed as the Kubernetes source feeds them: each
+// object reduced to the record kept of it (kubernetes-records.ts), which must
+// translate exactly like the full object.
+//
 // Each run is seeded; a failing run names its seed. To replay one:
 //   SERVICE_INDEX_SEED=<seed> npx tap test/unit/service-index.test.ts
 import t from 'tap';
@@ -18,6 +22,7 @@ import {
   type EndpointsObject,
   type ServiceObject,
 } from '../../src/sources/kubernetes-endpoints.ts';
+import { endpointsRecord, serviceRecord, sliceRecord, type EndpointRecord } from '../../src/sources/kubernetes-records.ts';
 import type { ResourceChange } from '../../src/sources/kubernetes-watch.ts';
 import { ServiceIndex } from '../../src/sources/service-index.ts';
 import { Gen } from '../helpers/random.ts';
@@ -195,17 +200,44 @@ function contribution(mode: Mode): (o: EndpointSliceObject | EndpointsObject) =>
   return mode === 'slices' ? (o) => sliceContribution(o as EndpointSliceObject) : (o) => endpointsContribution(o as EndpointsObject);
 }
 
-function run(t: Test, seed: number, mode: Mode): void {
+/** The index fed objects, or fed the records the Kubernetes source keeps instead (one record per object, as a watch hands on one). */
+function indexFor(mode: Mode, fed: 'objects' | 'records'): { feed(step: Step): void; snapshot(): ServicesSnapshot } {
+  if (fed === 'objects') {
+    const index = new ServiceIndex(NAMESPACES.length, NAMESPACES.length, contribution(mode));
+    return { feed: (step) => feed(index, step), snapshot: () => index.snapshot() };
+  }
+  const index = new ServiceIndex<EndpointRecord>(NAMESPACES.length, NAMESPACES.length, (r) => r.contribution);
+  const records = new WeakMap<object, object>();
+  const toRecord = <T extends object>(o: object, make: (o: never) => T): T => {
+    if (!records.has(o)) records.set(o, make(o as never));
+    return records.get(o) as T;
+  };
+  const reduce = <O extends object, R extends object>(change: ResourceChange<O>, make: (o: never) => R): ResourceChange<R> =>
+    change.type === 'put'
+      ? { ...change, object: toRecord(change.object, make) }
+      : change.type === 'reset'
+        ? { type: 'reset', objects: change.objects.map(([k, o]) => [k, toRecord(o, make)] as const) }
+        : change;
+  return {
+    feed: (step) => {
+      if (step.kind === 'services') index.applyService(step.resource, reduce(step.change as ResourceChange<ServiceObject>, serviceRecord));
+      else index.applyEndpoints(step.resource, reduce(step.change as ResourceChange<object>, mode === 'slices' ? sliceRecord : endpointsRecord));
+    },
+    snapshot: () => index.snapshot(),
+  };
+}
+
+function run(t: Test, seed: number, mode: Mode, fed: 'objects' | 'records'): void {
   const g = new Gen(seed);
   const history = new History(g, mode);
-  const index = new ServiceIndex(NAMESPACES.length, NAMESPACES.length, contribution(mode));
+  const index = indexFor(mode, fed);
   let before = index.snapshot();
   t.same(before, { services: {}, problems: [] }, 'empty before any change');
   let problems = 0;
   for (let i = 0; i < STEPS; i++) {
     const step = history.step();
     history.apply(step);
-    feed(index, step);
+    index.feed(step);
     const after = index.snapshot();
     const broken = violation(before, after, history.translate(), step.touches);
     if (broken) {
@@ -227,7 +259,7 @@ const replay = process.env['SERVICE_INDEX_SEED'];
 const seeds = replay !== undefined ? [Number(replay)] : [1, 2, 3, Date.now() % 1_000_000];
 for (const seed of seeds) {
   for (const mode of ['slices', 'endpoints'] as const) {
-    t.test(`random history, ${mode}, seed ${seed}`, async (t) => run(t, seed, mode));
+    for (const fed of ['objects', 'records'] as const) t.test(`random history, ${mode} fed as ${fed}, seed ${seed}`, async (t) => run(t, seed, mode, fed));
   }
 }
 
