@@ -4,7 +4,7 @@
  * the API, the node status in etcd, and the flip health gate, so all three
  * always agree on what "up" means.
  */
-import type { Backend, VHost } from './model.ts';
+import type { Backend, Slot, VHost } from './model.ts';
 import type { AppliedState } from './plan.ts';
 import { endpointKey } from './slots.ts';
 
@@ -81,9 +81,21 @@ export function vhostHealth(vhost: VHost, applied: AppliedState, stats: ServerSt
   };
 }
 
+// A sync changes few backends and reads no stats: the health of the others is the same objects.
+const known = new WeakMap<Backend, { readonly slots: readonly Slot[] | undefined; readonly stats: ServerStats; readonly health: BackendHealth }>();
+
 /** Only slots holding an endpoint count: free slots are disabled placeholders, not servers. */
 export function backendHealth(backend: Backend, applied: AppliedState, stats: ServerStats): BackendHealth {
-  const slots = (applied.layout[backend.name] ?? []).filter((s) => s.endpoint !== null);
+  const layoutSlots = applied.layout[backend.name];
+  const was = known.get(backend);
+  if (was && was.slots === layoutSlots && was.stats === stats) return was.health;
+  const health = healthOf(backend, layoutSlots ?? [], stats);
+  known.set(backend, { slots: layoutSlots, stats, health });
+  return health;
+}
+
+function healthOf(backend: Backend, layoutSlots: readonly Slot[], stats: ServerStats): BackendHealth {
+  const slots = layoutSlots.filter((s) => s.endpoint !== null);
   const servers = slots.map((slot): ServerHealth => {
     const entry = stats.get(statKey(backend.name, slot.name));
     return {
