@@ -46,6 +46,7 @@ const SHOWN_PROBLEMS = 3;
 export class RuntimeApplier {
   private readonly paths: RuntimePaths;
   private readonly api: RuntimeApi;
+  private mapsDirMade = false;
 
   constructor(paths: RuntimePaths, api: RuntimeApi) {
     this.paths = paths;
@@ -147,12 +148,14 @@ export class RuntimeApplier {
    */
   private async writeMaps(rendered: Rendered): Promise<string[] | RuntimeOutcome> {
     try {
-      await ensureDir(this.paths.mapsDir);
+      if (!this.mapsDirMade) await ensureDir(this.paths.mapsDir);
+      this.mapsDirMade = true;
       const maps = Object.entries(rendered.maps).map(([name, text]) => [join(this.paths.mapsDir, name), text] as const);
       const written = await Promise.all(maps.map(async ([path, text]) => ((await writeIfChanged(path, text, 0o644, false)) ? [path] : [])));
       if (this.paths.certsDir && rendered.certificates) await writeCertificateFiles(this.paths.certsDir, rendered.certificates, true);
       return written.flat();
     } catch (err) {
+      this.mapsDirMade = false;
       return this.unwritable(err);
     }
   }
