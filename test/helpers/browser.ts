@@ -47,7 +47,11 @@ export async function openPage(browser: Browser, origin: string, viewport = { wi
     if (msg.type() === 'error' || msg.type() === 'warning') errors.push(`console ${msg.type()}: ${msg.text()}`);
   });
   page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => errors.push(`request failed: ${req.url()} ${req.failure()?.errorText ?? ''}`));
+  page.on('requestfailed', (req) => {
+    const why = req.failure()?.errorText ?? '';
+    // A poll still in flight when the page reloads or navigates is cancelled by the browser: not a failure of the page.
+    if (why !== 'net::ERR_ABORTED') errors.push(`request failed: ${req.url()} ${why}`);
+  });
   page.on('request', (req) => {
     requests.push(req.url());
     if (new URL(req.url()).origin !== origin) outside.push(req.url());
