@@ -23,15 +23,15 @@ async function served(env: TestEnv): Promise<Daemon> {
   return daemon;
 }
 
-/** Waits for the first sync after `since` that applied something (not a noop) and returns its report. */
-async function nextApply(daemon: Daemon, since: SyncReport | null): Promise<SyncReport> {
-  let report: SyncReport | null = null;
-  await waitFor(() => {
-    report = daemon.reconciler.lastReport();
-    return report !== null && report !== since && report.mode !== 'noop';
-  }, 15000, 'an apply');
-  if (report === null) throw new Error('unreachable');
-  return report;
+/**
+ * Waits until the daemon has applied a layout in which `incoming` holds a slot and `leaving` none, and
+ * returns the report of that apply. (Waiting for just the next apply could catch another one, a drift
+ * repair say, and from then on check each round against the round before.)
+ */
+async function appliedSwap(daemon: Daemon, incoming: Pod, leaving: Pod | undefined): Promise<SyncReport | null> {
+  const holds = (pod: Pod): boolean => (daemon.reconciler.applied()?.layout[`be_${HOST}_blue`] ?? []).some((s) => s.endpoint?.address === pod.address && s.endpoint.port === pod.port);
+  await waitFor(() => holds(incoming) && (leaving === undefined || !holds(leaving)), 15000, 'the swap applied');
+  return daemon.reconciler.lastReport();
 }
 
 function podsOf(env: TestEnv, colour: string): Pod[] {
@@ -74,11 +74,12 @@ t.test('a replaced pod gets no more requests, even from a client whose connectio
   const stale: string[] = [];
   // The race needs a request in flight when the slot changes address; many rounds make it near certain to occur.
   for (let round = 0; round < 30; round++) {
-    const leaving = live.shift()?.name ?? '';
+    const leavingPod = live.shift();
+    const leaving = leavingPod?.name ?? '';
     const incoming = await newPod(t, 'blue', `blue-r${round}`);
     live.push(incoming);
     env.writeServices({ 'shop/web-blue': live, 'shop/web-green': green });
-    report = await nextApply(daemon, report);
+    report = await appliedSwap(daemon, incoming, leavingPod);
     const seen = [...(await answered(10)), ...(await answered(10))];
     if (seen.some((b) => b.endsWith(` ${leaving}`))) stale.push(`round ${round}: ${leaving} still answers`);
     if (!seen.some((b) => b.endsWith(` ${incoming.name}`))) stale.push(`round ${round}: ${incoming.name} never answers`);
