@@ -42,7 +42,8 @@ trap cleanup EXIT
 systemd-nspawn -q -D "$root" -b --register=no --keep-unit --private-network >"$work/console.log" 2>&1 &
 nspawn_pid=$!
 for _ in $(seq 1 100); do
-  pid1=$(pgrep -P "$nspawn_pid" | head -n 1 || true)
+  # The container's init once it runs systemd: nspawn's first child may be a helper that forks it and exits.
+  pid1=$(pgrep -P "$nspawn_pid" -x systemd | head -n 1 || true)
   [ -n "$pid1" ] && break
   sleep 0.1
 done
