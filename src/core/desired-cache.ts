@@ -22,7 +22,7 @@ interface Memo {
 interface Grouping {
   readonly prefix: string;
   readonly entries: EtcdSnapshot['entries'];
-  /** The entries' keys in snapshot order: the same list means the same hosts and the same winning keys. */
+  /** The entries' keys in snapshot order: a later list that starts with this one only adds keys (see regroup). */
   readonly keys: readonly string[];
   readonly hosts: ReadonlyMap<string, HostKeys>;
   readonly problems: readonly Problem[];
@@ -41,7 +41,7 @@ interface BuildInputs {
 
 export class DesiredCache {
   private readonly merger = new ServiceMerger();
-  private memos = new Map<string, Memo>();
+  private readonly memos = new Map<string, Memo>();
   private grouping: Grouping | null = null;
   private last: DesiredState | null = null;
   /** What vhosts made since the last build changed: the list served, the last good records. */

@@ -261,6 +261,6 @@ function configOf(layout: Layout): RenderedConfig {
 }
 
 /** Collapses runs of blank lines that template control flow leaves behind. */
-export function tidy(text: string): string {
+function tidy(text: string): string {
   return `${text.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim()}\n`;
 }
